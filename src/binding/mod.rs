@@ -1,0 +1,3 @@
+//! napi-rs bindings: the adapter between JavaScript and the Rust core.
+
+mod frame;

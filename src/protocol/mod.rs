@@ -1,0 +1,12 @@
+//! The sans-IO RFC 6455 core: every byte-level rule of the protocol, with no I/O.
+//!
+//! Transports feed received bytes in and take encoded bytes out; nothing here knows about
+//! sockets, runtimes or JavaScript, so all of it is unit-tested with plain `cargo test`.
+
+pub mod close;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod message;
+pub mod state;
+pub mod utf8;

@@ -1,0 +1,1 @@
+//! Incremental UTF-8 validation (RFC 3629) for text messages.
