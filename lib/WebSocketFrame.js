@@ -51,10 +51,18 @@ WebSocketFrame.prototype.addData = function addData(bufferList) {
       this.dropReason = h.error;
       return true;
     }
+    if (h.length > 0xFFFFFFFF) {
+      // Like the original: this parser keeps lengths to 32 bits.
+      this.protocolError = true;
+      this.dropReason = 'Unsupported 64-bit length frame received';
+      return true;
+    }
     if (h.maskKey) {
       h.maskKey.copy(this.maskBytes, 0);
     }
-    head.copy(this.frameHeader, 0, 2, Math.min(h.headerLength, 2 + this.frameHeader.length));
+    // The fixed bytes and the extended length, where the original keeps them.
+    const lengthEnd = h.headerLength - (h.mask ? 4 : 0);
+    head.copy(this.frameHeader, 0, 0, Math.min(lengthEnd, this.frameHeader.length));
     bufferList.advance(h.headerLength);
     this.parseState = WAITING_FOR_PAYLOAD;
   }
