@@ -9,5 +9,6 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod outbox;
 pub mod state;
 pub mod utf8;

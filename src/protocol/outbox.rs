@@ -1,0 +1,402 @@
+//! The send queue of one connection: encoded frames ready for the wire, large messages still
+//! to be framed, and the bookkeeping behind `bufferedAmount`, `drain` and send callbacks.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::frame::OpCode;
+use super::message::{encode_frame, MaskKeySource, SenderConfig};
+
+/// Bytes of encoded frames kept ready ahead of the socket. A large message is framed lazily,
+/// one fragment at a time, only while fewer bytes than this wait: a control frame queued
+/// meanwhile (a keepalive ping, a pong) goes out after at most this much of it, instead of after
+/// the whole message.
+pub const WIRE_CHUNK: usize = 128 * 1024;
+
+/// A message, or pre-encoded frames, waiting behind others to be framed.
+#[derive(Debug)]
+enum Pending {
+    Message {
+        opcode: OpCode,
+        payload: Bytes,
+        offset: usize,
+        token: Option<u32>,
+    },
+    Encoded {
+        bytes: Bytes,
+        token: Option<u32>,
+    },
+}
+
+/// The outgoing side of a connection.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Complete frames, in wire order, not yet written.
+    wire: BytesMut,
+    /// Messages queued behind `wire`, framed as it drains.
+    pending: VecDeque<Pending>,
+    /// Payload bytes in `pending`.
+    pending_bytes: usize,
+    /// Bytes ever appended to `wire` / ever written from it.
+    framed_total: u64,
+    written_total: u64,
+    /// Send callbacks: a token completes once `written_total` reaches its offset.
+    callbacks: VecDeque<(u64, u32)>,
+}
+
+impl Outbox {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes queued and not yet written (what `bufferedAmount` reports).
+    pub fn buffered(&self) -> usize {
+        self.wire.len() + self.pending_bytes
+    }
+
+    /// True when nothing waits to be written.
+    pub fn is_empty(&self) -> bool {
+        self.wire.is_empty() && self.pending.is_empty()
+    }
+
+    /// Queues a text or binary message. Small messages are framed at once (no allocation
+    /// beyond the wire buffer); large ones, or any message behind a large one, wait in order
+    /// and are framed as the wire drains.
+    pub fn push_message(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        token: Option<u32>,
+        config: &SenderConfig,
+        keys: &mut dyn MaskKeySource,
+    ) {
+        if self.pending.is_empty() && payload.len() <= WIRE_CHUNK {
+            let before = self.wire.len();
+            super::message::encode_message(&mut self.wire, opcode, payload, config, keys);
+            self.framed(before, token);
+        } else {
+            self.pending_bytes += payload.len();
+            self.pending.push_back(Pending::Message {
+                opcode,
+                payload: Bytes::copy_from_slice(payload),
+                offset: 0,
+                token,
+            });
+        }
+    }
+
+    /// Queues a control frame (ping, pong) ahead of any message still waiting to be framed:
+    /// control frames may go between the fragments of a message (RFC 6455 §5.4).
+    pub fn push_control(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        config: &SenderConfig,
+        keys: &mut dyn MaskKeySource,
+    ) {
+        let before = self.wire.len();
+        super::message::encode_control(&mut self.wire, opcode, payload, config, keys);
+        self.framed(before, None);
+    }
+
+    /// Queues already encoded frames (a close frame, a user-built frame) behind everything
+    /// queued so far.
+    pub fn push_encoded(&mut self, bytes: &[u8], token: Option<u32>) {
+        if self.pending.is_empty() {
+            let before = self.wire.len();
+            self.wire.extend_from_slice(bytes);
+            self.framed(before, token);
+        } else {
+            self.pending_bytes += bytes.len();
+            self.pending.push_back(Pending::Encoded {
+                bytes: Bytes::copy_from_slice(bytes),
+                token,
+            });
+        }
+    }
+
+    /// Records that bytes from `before` to the end of `wire` were just appended, and registers
+    /// the callback token that completes when they are written.
+    fn framed(&mut self, before: usize, token: Option<u32>) {
+        self.framed_total += (self.wire.len() - before) as u64;
+        if let Some(token) = token {
+            self.callbacks.push_back((self.framed_total, token));
+        }
+    }
+
+    /// The bytes to write next. Frames pending messages while fewer than [`WIRE_CHUNK`] bytes
+    /// are ready.
+    pub fn wire(&mut self, config: &SenderConfig, keys: &mut dyn MaskKeySource) -> &[u8] {
+        while self.wire.len() < WIRE_CHUNK {
+            let Some(front) = self.pending.front_mut() else {
+                break;
+            };
+            let before = self.wire.len();
+            let (done, token) = match front {
+                Pending::Message {
+                    opcode,
+                    payload,
+                    offset,
+                    token,
+                } => {
+                    let rest = payload.len() - *offset;
+                    let step = if config.fragment_outgoing && config.fragmentation_threshold > 0 {
+                        rest.min(config.fragmentation_threshold)
+                    } else {
+                        rest
+                    };
+                    let first = *offset == 0;
+                    let fin = step == rest;
+                    let op = if first { *opcode } else { OpCode::Continuation };
+                    let mask = match config.role {
+                        super::frame::Role::Client => Some(keys.next_key()),
+                        super::frame::Role::Server => None,
+                    };
+                    let chunk = &payload[*offset..*offset + step];
+                    encode_frame(&mut self.wire, fin, 0, op, chunk, mask);
+                    *offset += step;
+                    self.pending_bytes -= step;
+                    (fin, *token)
+                }
+                Pending::Encoded { bytes, token } => {
+                    self.wire.extend_from_slice(bytes);
+                    self.pending_bytes -= bytes.len();
+                    (true, *token)
+                }
+            };
+            if done {
+                self.pending.pop_front();
+                self.framed(before, token);
+            } else {
+                self.framed(before, None);
+            }
+        }
+        &self.wire
+    }
+
+    /// Records that the first `n` bytes of [`Outbox::wire`] were written, and returns the
+    /// tokens of the sends that are now complete (in order) through `done`.
+    pub fn advance(&mut self, n: usize, done: &mut Vec<u32>) {
+        let n = n.min(self.wire.len());
+        self.wire.advance(n);
+        self.written_total += n as u64;
+        while let Some(&(end, token)) = self.callbacks.front() {
+            if end > self.written_total {
+                break;
+            }
+            self.callbacks.pop_front();
+            done.push(token);
+        }
+    }
+
+    /// Drops everything queued (the connection is gone) and returns the tokens of the sends
+    /// that will never complete.
+    pub fn discard(&mut self, failed: &mut Vec<u32>) {
+        self.wire = BytesMut::new();
+        for p in self.pending.drain(..) {
+            if let Pending::Message { token: Some(t), .. }
+            | Pending::Encoded { token: Some(t), .. } = p
+            {
+                failed.push(t);
+            }
+        }
+        self.pending_bytes = 0;
+        failed.extend(self.callbacks.drain(..).map(|(_, t)| t));
+        failed.sort_unstable();
+        failed.dedup();
+    }
+
+    /// Releases the wire buffer's memory when it is empty (an idle connection keeps none).
+    pub fn shrink_if_idle(&mut self) {
+        if self.wire.is_empty() && self.wire.capacity() > 4096 {
+            self.wire = BytesMut::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::Role;
+    use crate::protocol::message::{Incoming, Receiver, ReceiverConfig};
+
+    struct ZeroKeys;
+    impl MaskKeySource for ZeroKeys {
+        fn next_key(&mut self) -> [u8; 4] {
+            [1, 2, 3, 4]
+        }
+    }
+
+    const SERVER: SenderConfig = SenderConfig {
+        role: Role::Server,
+        fragment_outgoing: true,
+        fragmentation_threshold: 16 * 1024,
+    };
+
+    fn drain(outbox: &mut Outbox, config: &SenderConfig, step: usize) -> (Vec<u8>, Vec<u32>) {
+        let mut all = Vec::new();
+        let mut done = Vec::new();
+        loop {
+            let w = outbox.wire(config, &mut ZeroKeys);
+            if w.is_empty() {
+                break;
+            }
+            let n = w.len().min(step);
+            all.extend_from_slice(&w[..n]);
+            outbox.advance(n, &mut done);
+        }
+        (all, done)
+    }
+
+    fn read_all(bytes: &[u8]) -> Vec<Incoming> {
+        let mut rx = Receiver::new(ReceiverConfig {
+            role: Role::Client,
+            max_frame_size: u64::MAX >> 1,
+            max_message_size: u64::MAX >> 1,
+            assemble_fragments: true,
+            allowed_rsv: 0,
+        });
+        let mut buf = BytesMut::from(bytes);
+        let mut out = Vec::new();
+        while let Some(e) = rx.read(&mut buf).expect("valid frames") {
+            out.push(e);
+        }
+        out
+    }
+
+    #[test]
+    fn small_messages_are_framed_at_once_and_keep_order() {
+        let mut o = Outbox::new();
+        o.push_message(OpCode::Text, b"one", Some(1), &SERVER, &mut ZeroKeys);
+        o.push_message(OpCode::Binary, b"two", Some(2), &SERVER, &mut ZeroKeys);
+        assert_eq!(o.buffered(), 10);
+        let (bytes, done) = drain(&mut o, &SERVER, 3);
+        assert_eq!(
+            bytes,
+            [0x81, 3, b'o', b'n', b'e', 0x82, 3, b't', b'w', b'o']
+        );
+        assert_eq!(done, vec![1, 2]);
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn callbacks_fire_only_when_their_last_byte_is_written() {
+        let mut o = Outbox::new();
+        o.push_message(OpCode::Text, b"abc", Some(7), &SERVER, &mut ZeroKeys);
+        let mut done = Vec::new();
+        o.wire(&SERVER, &mut ZeroKeys);
+        o.advance(4, &mut done);
+        assert!(done.is_empty());
+        o.advance(1, &mut done);
+        assert_eq!(done, vec![7]);
+    }
+
+    #[test]
+    fn control_frames_go_between_fragments_of_a_large_message() {
+        let mut o = Outbox::new();
+        let big = vec![0x55u8; 4 * WIRE_CHUNK];
+        o.push_message(OpCode::Binary, &big, Some(1), &SERVER, &mut ZeroKeys);
+        // Write one chunk's worth, then queue a ping: it must go out long before the message ends.
+        let first = o.wire(&SERVER, &mut ZeroKeys).len();
+        assert!(first >= WIRE_CHUNK && first < WIRE_CHUNK + 17 * 1024);
+        let mut done = Vec::new();
+        o.advance(first, &mut done);
+        o.push_control(OpCode::Ping, b"ka", &SERVER, &mut ZeroKeys);
+        let (bytes, done) = drain(&mut o, &SERVER, 1 << 20);
+        assert_eq!(done, vec![1]);
+        let ping_at = bytes
+            .windows(4)
+            .position(|w| w == [0x89, 2, b'k', b'a'])
+            .expect("ping sent");
+        assert!(ping_at < 20 * 1024, "ping after {ping_at} bytes");
+        // And the whole stream still decodes: the ping, then the message intact.
+        let mut stream = vec![];
+        let mut o2 = Outbox::new();
+        o2.push_message(OpCode::Binary, &big, None, &SERVER, &mut ZeroKeys);
+        let w = o2.wire(&SERVER, &mut ZeroKeys).to_vec();
+        stream.extend_from_slice(&w[..first]);
+        stream.extend_from_slice(&bytes);
+        let events = read_all(&stream);
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0], Incoming::Ping(Bytes::from_static(b"ka")));
+        assert_eq!(events[1], Incoming::Binary(Bytes::from(big)));
+    }
+
+    #[test]
+    fn encoded_frames_wait_behind_pending_messages() {
+        let mut o = Outbox::new();
+        let big = vec![1u8; 2 * WIRE_CHUNK];
+        o.push_message(OpCode::Binary, &big, None, &SERVER, &mut ZeroKeys);
+        o.push_encoded(&[0x88, 0x02, 0x03, 0xE8], Some(9));
+        o.push_message(OpCode::Text, b"after", None, &SERVER, &mut ZeroKeys);
+        let (bytes, done) = drain(&mut o, &SERVER, 1000);
+        assert_eq!(done, vec![9]);
+        let close_at = bytes
+            .windows(4)
+            .position(|w| w == [0x88, 0x02, 0x03, 0xE8])
+            .unwrap();
+        assert!(
+            close_at > 2 * WIRE_CHUNK,
+            "close frame stays behind the message"
+        );
+        assert!(bytes.ends_with(b"after"));
+    }
+
+    #[test]
+    fn unfragmented_large_message_is_one_frame() {
+        let config = SenderConfig {
+            fragment_outgoing: false,
+            ..SERVER
+        };
+        let mut o = Outbox::new();
+        let big = vec![2u8; WIRE_CHUNK + 5];
+        o.push_message(OpCode::Binary, &big, None, &config, &mut ZeroKeys);
+        let (bytes, _) = drain(&mut o, &config, 4096);
+        assert_eq!(bytes.len(), 10 + big.len());
+        assert_eq!(bytes[0], 0x82);
+    }
+
+    #[test]
+    fn client_fragments_are_masked() {
+        let config = SenderConfig {
+            role: Role::Client,
+            ..SERVER
+        };
+        let mut o = Outbox::new();
+        let big = vec![3u8; WIRE_CHUNK + 1];
+        o.push_message(OpCode::Binary, &big, None, &config, &mut ZeroKeys);
+        let (bytes, _) = drain(&mut o, &config, 1 << 20);
+        assert_eq!(bytes[1] & 0x80, 0x80);
+        let mut rx = Receiver::new(ReceiverConfig {
+            role: Role::Server,
+            max_frame_size: 1 << 30,
+            max_message_size: 1 << 30,
+            assemble_fragments: true,
+            allowed_rsv: 0,
+        });
+        let mut buf = BytesMut::from(&bytes[..]);
+        assert_eq!(
+            rx.read(&mut buf).unwrap(),
+            Some(Incoming::Binary(Bytes::from(big)))
+        );
+    }
+
+    #[test]
+    fn discard_fails_every_outstanding_callback() {
+        let mut o = Outbox::new();
+        o.push_message(OpCode::Text, b"x", Some(1), &SERVER, &mut ZeroKeys);
+        o.push_message(
+            OpCode::Binary,
+            &vec![0; 2 * WIRE_CHUNK],
+            Some(2),
+            &SERVER,
+            &mut ZeroKeys,
+        );
+        let mut failed = Vec::new();
+        o.discard(&mut failed);
+        assert_eq!(failed, vec![1, 2]);
+        assert_eq!(o.buffered(), 0);
+    }
+}
