@@ -4,6 +4,7 @@
 //! sockets, runtimes or JavaScript, so all of it is unit-tested with plain `cargo test`.
 
 pub mod close;
+pub mod connection;
 pub mod entropy;
 pub mod frame;
 pub mod handshake;

@@ -1,0 +1,805 @@
+//! One WebSocket connection as a sans-IO state machine: received bytes in, events and bytes to
+//! write out, timers as deadlines the transport waits for.
+//!
+//! Every transport (the adopted Tokio socket, the bridged Node stream) drives this same type,
+//! so the close handshake, keepalive, pong replies and limits exist once.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::close::code;
+use super::entropy::Entropy;
+use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
+use super::message::{encode_close, Incoming, Receiver, ReceiverConfig, SenderConfig};
+use super::outbox::Outbox;
+use super::state::{CloseStep, ConnectionState};
+
+/// Everything a connection is configured with.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionConfig {
+    pub receiver: ReceiverConfig,
+    pub sender: SenderConfig,
+    /// Send a ping after this long without receiving anything (`keepaliveInterval`), or never.
+    pub keepalive_interval: Option<Duration>,
+    /// Drop the connection when nothing arrives this long after a keepalive ping
+    /// (`keepaliveGracePeriod` with `dropConnectionOnKeepaliveTimeout`), or never.
+    pub keepalive_grace: Option<Duration>,
+    /// How long to wait for the peer's close frame, or for the peer to close the TCP
+    /// connection after the close handshake (`closeTimeout`).
+    pub close_timeout: Duration,
+    /// Buffered bytes above which `outputBufferFull` turns true and `drain` is owed.
+    pub high_water_mark: usize,
+}
+
+/// What the application is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Text(Bytes),
+    Binary(Bytes),
+    /// A frame as received, when fragments are not assembled (data and control frames alike).
+    Frame {
+        fin: bool,
+        rsv: u8,
+        opcode: u8,
+        payload: Bytes,
+    },
+    /// A ping the application answers itself (it has `ping` listeners).
+    Ping(Bytes),
+    Pong(Bytes),
+    /// The send buffer emptied after `outputBufferFull` had turned true.
+    Drain,
+    /// The send with this token has been written to the transport.
+    Sent(u32),
+    /// The send with this token will never be written: the connection closed first.
+    SendFailed(u32),
+    /// A transport error while open (the `error` event); `Closed` follows.
+    Error(String),
+    /// The connection is over. `description` is `None` when the code's standard text applies.
+    Closed {
+        code: u16,
+        description: Option<String>,
+    },
+}
+
+/// What the transport should do with the underlying socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportGoal {
+    /// Keep reading and writing.
+    Open,
+    /// Write what is queued, then shut down the sending side (TCP FIN) and keep reading.
+    HalfClose,
+    /// Write what can be written without waiting, then close the socket.
+    Close,
+}
+
+/// How the transport ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportEnd {
+    /// The peer closed the connection (end of stream).
+    Eof,
+    /// An I/O error, described as the original does (`read ECONNRESET`).
+    Error(String),
+    /// We closed it, as [`TransportGoal::Close`] asked.
+    Local,
+}
+
+/// Why a send was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The connection is closing or closed: no data frames may follow a close frame.
+    NotOpen,
+}
+
+/// A WebSocket connection, without I/O.
+#[derive(Debug)]
+pub struct Connection {
+    config: ConnectionConfig,
+    receiver: Receiver,
+    outbox: Outbox,
+    keys: Entropy,
+    state: ConnectionState,
+    events: Vec<Event>,
+    close_code: Option<u16>,
+    close_description: Option<String>,
+    closed_emitted: bool,
+    app_handles_pings: bool,
+    goal: TransportGoal,
+    output_full: bool,
+    keepalive_at: Option<Instant>,
+    grace_at: Option<Instant>,
+    close_at: Option<Instant>,
+    done: Vec<u32>,
+}
+
+impl Connection {
+    /// A connection that has just completed its opening handshake.
+    pub fn new(config: ConnectionConfig, now: Instant) -> Self {
+        Connection {
+            receiver: Receiver::new(config.receiver),
+            outbox: Outbox::new(),
+            keys: Entropy::new(),
+            state: ConnectionState::Open,
+            events: Vec::new(),
+            close_code: None,
+            close_description: None,
+            closed_emitted: false,
+            app_handles_pings: false,
+            goal: TransportGoal::Open,
+            output_full: false,
+            keepalive_at: config.keepalive_interval.map(|d| now + d),
+            grace_at: None,
+            close_at: None,
+            done: Vec::new(),
+            config,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// The close handshake's state (`connection.state`).
+    pub fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    /// The close code recorded so far, if any (`closeReasonCode`).
+    pub fn close_code(&self) -> Option<u16> {
+        self.close_code
+    }
+
+    /// True once the `Closed` event has been produced.
+    pub fn is_finished(&self) -> bool {
+        self.closed_emitted
+    }
+
+    /// What the transport should do with the socket now.
+    pub fn transport_goal(&self) -> TransportGoal {
+        self.goal
+    }
+
+    /// Bytes queued and not yet written (`bufferedAmount`).
+    pub fn buffered(&self) -> usize {
+        self.outbox.buffered()
+    }
+
+    /// `outputBufferFull`: buffered bytes went over the high-water mark and have not drained.
+    pub fn output_full(&self) -> bool {
+        self.output_full
+    }
+
+    /// Whether pings are answered by the application (it listens for `ping`) instead of here.
+    pub fn set_app_handles_pings(&mut self, yes: bool) {
+        self.app_handles_pings = yes;
+    }
+
+    /// Moves the events produced so far into `out`.
+    pub fn take_events(&mut self, out: &mut Vec<Event>) {
+        out.append(&mut self.events);
+    }
+
+    /// True when events wait to be taken.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Consumes received bytes from the front of `buf`, producing events and replies. Input
+    /// that arrives after a close frame or an error is discarded.
+    pub fn receive(&mut self, buf: &mut BytesMut, now: Instant) {
+        if self.closed_emitted || self.receiver.is_finished() {
+            buf.clear();
+            return;
+        }
+        if self.state == ConnectionState::Open {
+            self.keepalive_at = self.config.keepalive_interval.map(|d| now + d);
+            self.grace_at = None;
+        }
+        loop {
+            match self.receiver.read(buf) {
+                Ok(Some(incoming)) => self.handle(incoming, now),
+                Ok(None) => break,
+                Err(e) => {
+                    self.drop_connection(e.code, Some(e.reason.into_owned()), false, true);
+                    break;
+                }
+            }
+            if self.closed_emitted {
+                buf.clear();
+                break;
+            }
+        }
+    }
+
+    /// Payload bytes of the frame being received still to arrive beyond `buffered`: a transport
+    /// may reserve that much read buffer.
+    pub fn payload_needed(&self, buffered: usize) -> usize {
+        self.receiver.payload_needed(buffered)
+    }
+
+    fn handle(&mut self, incoming: Incoming, now: Instant) {
+        if !self.config.receiver.assemble_fragments {
+            if let Some(frame) = frame_event(&incoming) {
+                self.events.push(frame);
+            }
+        }
+        match incoming {
+            Incoming::Text(data) => self.events.push(Event::Text(data)),
+            Incoming::Binary(data) => self.events.push(Event::Binary(data)),
+            Incoming::Frame(_) => {}
+            Incoming::Ping(data) => {
+                if self.state == ConnectionState::Open {
+                    if self.app_handles_pings {
+                        self.events.push(Event::Ping(data));
+                    } else {
+                        self.send_control(OpCode::Pong, &data);
+                    }
+                }
+            }
+            Incoming::Pong(data) => self.events.push(Event::Pong(data)),
+            Incoming::Close { status, reason } => match self.state.peer_close() {
+                CloseStep::ReplyAndClose => {
+                    self.close_code = Some(status.unwrap_or(code::NOT_PROVIDED));
+                    self.close_description = (!reason.is_empty()).then_some(reason);
+                    // Echo the peer's status (RFC 6455 §5.5.1); an empty close gets an empty one.
+                    self.queue_close_frame(status, "");
+                    self.state.reply_sent();
+                    self.goal = TransportGoal::HalfClose;
+                    self.stop_keepalive();
+                    self.close_at = Some(now + self.config.close_timeout);
+                }
+                CloseStep::CloseTransport => {
+                    self.goal = TransportGoal::Close;
+                    self.close_at = None;
+                }
+                CloseStep::SendCloseAndWait | CloseStep::Ignore => {}
+            },
+        }
+    }
+
+    fn queue_close_frame(&mut self, status: Option<u16>, reason: &str) {
+        let mut frame = BytesMut::new();
+        encode_close(
+            &mut frame,
+            status,
+            reason,
+            &self.config.sender,
+            &mut self.keys,
+        );
+        self.outbox.push_encoded(&frame, None);
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let payload = &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)];
+        self.outbox
+            .push_control(opcode, payload, &self.config.sender, &mut self.keys);
+    }
+
+    fn check_full(&mut self) -> bool {
+        if self.outbox.buffered() > self.config.high_water_mark {
+            self.output_full = true;
+        }
+        self.output_full
+    }
+
+    /// Queues a text or binary message. Returns `outputBufferFull` afterwards.
+    pub fn send_message(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        token: Option<u32>,
+    ) -> Result<bool, SendError> {
+        if !self.state.can_send_data() {
+            return Err(SendError::NotOpen);
+        }
+        self.outbox
+            .push_message(opcode, payload, token, &self.config.sender, &mut self.keys);
+        Ok(self.check_full())
+    }
+
+    /// Queues frames the application encoded itself (`sendFrame`). Returns `outputBufferFull`.
+    pub fn send_encoded(&mut self, bytes: &[u8], token: Option<u32>) -> Result<bool, SendError> {
+        if !self.state.can_send_data() {
+            return Err(SendError::NotOpen);
+        }
+        self.outbox.push_encoded(bytes, token);
+        Ok(self.check_full())
+    }
+
+    /// Queues a ping (payload cut to 125 bytes). Ignored unless open.
+    pub fn ping(&mut self, payload: &[u8]) {
+        if self.state == ConnectionState::Open {
+            self.send_control(OpCode::Ping, payload);
+        }
+    }
+
+    /// Queues a pong (payload cut to 125 bytes). Ignored unless open.
+    pub fn pong(&mut self, payload: &[u8]) {
+        if self.state == ConnectionState::Open {
+            self.send_control(OpCode::Pong, payload);
+        }
+    }
+
+    /// Starts the close handshake (`close()`): sends a close frame and waits `closeTimeout`
+    /// for the peer's. Does nothing unless open. The caller has checked the code.
+    pub fn close(&mut self, status: u16, description: &str, now: Instant) {
+        if self.state.local_close() != CloseStep::SendCloseAndWait {
+            return;
+        }
+        self.close_code = Some(status);
+        self.close_description = Some(description.to_owned());
+        self.queue_close_frame(Some(status), description);
+        self.goal = TransportGoal::HalfClose;
+        self.stop_keepalive();
+        self.close_at = Some(now + self.config.close_timeout);
+    }
+
+    /// Ends the connection at once (`drop()`), with a close frame unless `skip_close_frame`.
+    /// `emit` says whether to produce the `Closed` event (the JS `drop()` emits its own,
+    /// synchronously, as the original does).
+    pub fn drop_connection(
+        &mut self,
+        status: u16,
+        description: Option<String>,
+        skip_close_frame: bool,
+        emit: bool,
+    ) {
+        if self.closed_emitted {
+            return;
+        }
+        let may_send = matches!(
+            self.state,
+            ConnectionState::Open | ConnectionState::PeerRequestedClose
+        );
+        if !skip_close_frame && may_send {
+            self.queue_close_frame(Some(status), description.as_deref().unwrap_or(""));
+        }
+        self.close_code = Some(status);
+        self.close_description = description;
+        self.state.transport_closed();
+        self.goal = TransportGoal::Close;
+        self.stop_keepalive();
+        self.close_at = None;
+        self.closed_emitted = true;
+        if emit {
+            self.events.push(Event::Closed {
+                code: status,
+                description: self.close_description.clone(),
+            });
+        }
+    }
+
+    /// The transport is gone. Produces `Closed` (once), preceded by `Error` for an I/O error
+    /// while the connection was still live, and fails the sends that were never written.
+    pub fn transport_closed(&mut self, end: TransportEnd) {
+        let was_live = self.state != ConnectionState::Closed;
+        self.state.transport_closed();
+        self.stop_keepalive();
+        self.close_at = None;
+        self.goal = TransportGoal::Close;
+        let mut failed = Vec::new();
+        self.outbox.discard(&mut failed);
+        self.events
+            .extend(failed.into_iter().map(Event::SendFailed));
+        if self.closed_emitted {
+            return;
+        }
+        self.closed_emitted = true;
+        let (status, description) = match end {
+            TransportEnd::Error(e) if was_live => {
+                self.events.push(Event::Error(e.clone()));
+                (code::ABNORMAL, Some(format!("Socket Error: {e}")))
+            }
+            _ => match self.close_code {
+                Some(status) => (status, self.close_description.take()),
+                None => (
+                    code::ABNORMAL,
+                    Some("Connection dropped by remote peer.".to_owned()),
+                ),
+            },
+        };
+        self.close_code = Some(status);
+        self.events.push(Event::Closed {
+            code: status,
+            description,
+        });
+    }
+
+    /// The bytes to write next (empty when nothing is queued).
+    pub fn wire(&mut self) -> &[u8] {
+        self.outbox.wire(&self.config.sender, &mut self.keys)
+    }
+
+    /// Records that `n` bytes of [`Connection::wire`] were written: completes send callbacks
+    /// and owes `drain` once the buffer is empty after `outputBufferFull`.
+    pub fn written(&mut self, n: usize) {
+        self.outbox.advance(n, &mut self.done);
+        self.events.extend(self.done.drain(..).map(Event::Sent));
+        if self.outbox.is_empty() {
+            self.outbox.shrink_if_idle();
+            if self.output_full {
+                self.output_full = false;
+                self.events.push(Event::Drain);
+            }
+        }
+    }
+
+    /// True when bytes wait to be written.
+    pub fn wants_write(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// The next instant [`Connection::handle_timeout`] must be called at, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.keepalive_at, self.grace_at, self.close_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Runs the timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.close_at.is_some_and(|t| t <= now) {
+            self.close_at = None;
+            self.state.close_timeout();
+            self.goal = TransportGoal::Close;
+        }
+        if self.grace_at.is_some_and(|t| t <= now) {
+            self.grace_at = None;
+            self.drop_connection(
+                code::ABNORMAL,
+                Some("Peer not responding.".to_owned()),
+                true,
+                true,
+            );
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) && self.state == ConnectionState::Open {
+            self.keepalive_at = None;
+            self.send_control(OpCode::Ping, &[]);
+            match (self.config.keepalive_grace, self.config.keepalive_interval) {
+                (Some(grace), _) => self.grace_at = Some(now + grace),
+                (None, Some(interval)) => self.keepalive_at = Some(now + interval),
+                (None, None) => {}
+            }
+        }
+    }
+
+    fn stop_keepalive(&mut self) {
+        self.keepalive_at = None;
+        self.grace_at = None;
+    }
+}
+
+/// The `frame` event for a received frame, when fragments are not assembled.
+fn frame_event(incoming: &Incoming) -> Option<Event> {
+    let (opcode, payload) = match incoming {
+        Incoming::Frame(f) => {
+            return Some(Event::Frame {
+                fin: f.fin,
+                rsv: f.rsv,
+                opcode: f.opcode as u8,
+                payload: f.payload.clone(),
+            })
+        }
+        Incoming::Ping(p) => (OpCode::Ping, p.clone()),
+        Incoming::Pong(p) => (OpCode::Pong, p.clone()),
+        Incoming::Close { status, reason } => {
+            let mut raw = Vec::new();
+            super::close::encode_payload(&mut raw, *status, reason);
+            (OpCode::Close, Bytes::from(raw))
+        }
+        Incoming::Text(_) | Incoming::Binary(_) => return None,
+    };
+    Some(Event::Frame {
+        fin: true,
+        rsv: 0,
+        opcode: opcode as u8,
+        payload,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::Role;
+    use crate::protocol::message::encode_frame;
+
+    fn config() -> ConnectionConfig {
+        ConnectionConfig {
+            receiver: ReceiverConfig {
+                role: Role::Server,
+                max_frame_size: 1 << 16,
+                max_message_size: 1 << 20,
+                assemble_fragments: true,
+                allowed_rsv: 0,
+            },
+            sender: SenderConfig {
+                role: Role::Server,
+                fragment_outgoing: true,
+                fragmentation_threshold: 1 << 14,
+            },
+            keepalive_interval: Some(Duration::from_secs(20)),
+            keepalive_grace: Some(Duration::from_secs(10)),
+            close_timeout: Duration::from_secs(5),
+            high_water_mark: 16 * 1024,
+        }
+    }
+
+    fn masked(fin: bool, opcode: OpCode, payload: &[u8]) -> BytesMut {
+        let mut out = BytesMut::new();
+        encode_frame(&mut out, fin, 0, opcode, payload, Some([9, 8, 7, 6]));
+        out
+    }
+
+    fn events(c: &mut Connection) -> Vec<Event> {
+        let mut v = Vec::new();
+        c.take_events(&mut v);
+        v
+    }
+
+    fn written(c: &mut Connection) -> Vec<u8> {
+        let w = c.wire().to_vec();
+        c.written(w.len());
+        w
+    }
+
+    #[test]
+    fn delivers_messages_and_answers_pings() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        let mut buf = masked(true, OpCode::Text, b"hi");
+        buf.extend(masked(true, OpCode::Ping, b"p1"));
+        c.receive(&mut buf, now);
+        assert_eq!(events(&mut c), vec![Event::Text(Bytes::from_static(b"hi"))]);
+        assert_eq!(written(&mut c), [0x8A, 2, b'p', b'1']);
+    }
+
+    #[test]
+    fn leaves_pings_to_the_application_when_it_listens() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.set_app_handles_pings(true);
+        c.receive(&mut masked(true, OpCode::Ping, b"x"), now);
+        assert_eq!(events(&mut c), vec![Event::Ping(Bytes::from_static(b"x"))]);
+        assert!(!c.wants_write());
+    }
+
+    #[test]
+    fn peer_close_is_echoed_then_closed_with_the_peers_code() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        let mut payload = 4001u16.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"later");
+        c.receive(&mut masked(true, OpCode::Close, &payload), now);
+        assert_eq!(c.state(), ConnectionState::Closed);
+        assert_eq!(c.transport_goal(), TransportGoal::HalfClose);
+        assert_eq!(written(&mut c), [0x88, 2, 0x0F, 0xA1]);
+        assert!(events(&mut c).is_empty());
+        c.transport_closed(TransportEnd::Eof);
+        assert_eq!(
+            events(&mut c),
+            vec![Event::Closed {
+                code: 4001,
+                description: Some("later".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn empty_peer_close_reports_1005() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.receive(&mut masked(true, OpCode::Close, b""), now);
+        assert_eq!(written(&mut c), [0x88, 0]);
+        c.transport_closed(TransportEnd::Eof);
+        assert_eq!(
+            events(&mut c),
+            vec![Event::Closed {
+                code: 1005,
+                description: None
+            }]
+        );
+    }
+
+    #[test]
+    fn local_close_waits_for_the_reply_then_closes() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.close(1000, "bye", now);
+        assert_eq!(c.state(), ConnectionState::Ending);
+        assert_eq!(c.transport_goal(), TransportGoal::HalfClose);
+        assert_eq!(written(&mut c), [0x88, 5, 0x03, 0xE8, b'b', b'y', b'e']);
+        assert_eq!(
+            c.send_message(OpCode::Text, b"no", None),
+            Err(SendError::NotOpen)
+        );
+        c.receive(&mut masked(true, OpCode::Close, &[0x03, 0xE8]), now);
+        assert_eq!(c.transport_goal(), TransportGoal::Close);
+        c.transport_closed(TransportEnd::Local);
+        assert_eq!(
+            events(&mut c),
+            vec![Event::Closed {
+                code: 1000,
+                description: Some("bye".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn close_timeout_gives_up_on_a_silent_peer() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.close(1001, "", now);
+        assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(5)));
+        c.handle_timeout(now + Duration::from_secs(5));
+        assert_eq!(c.transport_goal(), TransportGoal::Close);
+    }
+
+    #[test]
+    fn protocol_error_drops_with_its_code() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        let mut unmasked = BytesMut::new();
+        encode_frame(&mut unmasked, true, 0, OpCode::Text, b"x", None);
+        c.receive(&mut unmasked, now);
+        let ev = events(&mut c);
+        assert!(
+            matches!(&ev[..], [Event::Closed { code: 1002, .. }]),
+            "{ev:?}"
+        );
+        assert_eq!(c.transport_goal(), TransportGoal::Close);
+        let close = written(&mut c);
+        assert_eq!((close[0], &close[2..4]), (0x88, &[0x03, 0xEA][..]));
+        assert_eq!(&close[4..], b"Received an unmasked frame from the client.");
+        c.transport_closed(TransportEnd::Local);
+        assert!(events(&mut c).is_empty(), "Closed only once");
+    }
+
+    #[test]
+    fn keepalive_pings_after_silence_and_drops_after_grace() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        let t1 = now + Duration::from_secs(20);
+        assert_eq!(c.poll_timeout(), Some(t1));
+        c.handle_timeout(t1);
+        assert_eq!(written(&mut c), [0x89, 0]);
+        let t2 = t1 + Duration::from_secs(10);
+        assert_eq!(c.poll_timeout(), Some(t2));
+        c.handle_timeout(t2);
+        assert_eq!(
+            events(&mut c),
+            vec![Event::Closed {
+                code: 1006,
+                description: Some("Peer not responding.".into())
+            }]
+        );
+        assert!(!c.wants_write(), "no close frame after a keepalive timeout");
+    }
+
+    #[test]
+    fn received_data_resets_keepalive() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.handle_timeout(now + Duration::from_secs(20));
+        written(&mut c);
+        let later = now + Duration::from_secs(25);
+        c.receive(&mut masked(true, OpCode::Pong, b""), later);
+        assert_eq!(c.poll_timeout(), Some(later + Duration::from_secs(20)));
+    }
+
+    #[test]
+    fn keepalive_without_drop_keeps_pinging() {
+        let now = Instant::now();
+        let mut c = Connection::new(
+            ConnectionConfig {
+                keepalive_grace: None,
+                ..config()
+            },
+            now,
+        );
+        c.handle_timeout(now + Duration::from_secs(20));
+        assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(40)));
+    }
+
+    #[test]
+    fn output_full_and_drain_follow_buffered_bytes() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        assert_eq!(
+            c.send_message(OpCode::Binary, &[0; 1000], Some(1)),
+            Ok(false)
+        );
+        assert_eq!(
+            c.send_message(OpCode::Binary, &[0; 20_000], Some(2)),
+            Ok(true)
+        );
+        assert!(c.output_full());
+        let n = c.wire().len();
+        c.written(n - 1);
+        assert_eq!(events(&mut c), vec![Event::Sent(1)]);
+        c.written(1);
+        assert_eq!(events(&mut c), vec![Event::Sent(2), Event::Drain]);
+        assert!(!c.output_full());
+    }
+
+    #[test]
+    fn socket_error_while_open_reports_error_then_1006() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.send_message(OpCode::Text, b"lost", Some(5)).unwrap();
+        c.transport_closed(TransportEnd::Error("read ECONNRESET".into()));
+        assert_eq!(
+            events(&mut c),
+            vec![
+                Event::SendFailed(5),
+                Event::Error("read ECONNRESET".into()),
+                Event::Closed {
+                    code: 1006,
+                    description: Some("Socket Error: read ECONNRESET".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn eof_without_close_frame_is_1006() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.transport_closed(TransportEnd::Eof);
+        assert_eq!(
+            events(&mut c),
+            vec![Event::Closed {
+                code: 1006,
+                description: Some("Connection dropped by remote peer.".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn frame_mode_reports_every_frame() {
+        let now = Instant::now();
+        let mut cfg = config();
+        cfg.receiver.assemble_fragments = false;
+        let mut c = Connection::new(cfg, now);
+        let mut buf = masked(false, OpCode::Binary, b"a");
+        buf.extend(masked(true, OpCode::Ping, b""));
+        buf.extend(masked(true, OpCode::Continuation, b"b"));
+        c.receive(&mut buf, now);
+        assert_eq!(
+            events(&mut c),
+            vec![
+                Event::Frame {
+                    fin: false,
+                    rsv: 0,
+                    opcode: 2,
+                    payload: Bytes::from_static(b"a")
+                },
+                Event::Frame {
+                    fin: true,
+                    rsv: 0,
+                    opcode: 9,
+                    payload: Bytes::new()
+                },
+                Event::Frame {
+                    fin: true,
+                    rsv: 0,
+                    opcode: 0,
+                    payload: Bytes::from_static(b"b")
+                },
+            ]
+        );
+        assert_eq!(written(&mut c), [0x8A, 0], "the ping is still answered");
+    }
+
+    #[test]
+    fn drop_by_the_application_sends_close_without_an_event() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.drop_connection(1008, Some("policy".into()), false, false);
+        assert!(events(&mut c).is_empty());
+        assert_eq!(&written(&mut c)[..4], &[0x88, 8, 0x03, 0xF0]);
+        c.transport_closed(TransportEnd::Local);
+        assert!(events(&mut c).is_empty());
+    }
+}
