@@ -3,12 +3,12 @@
 const notYet = require('./lib/notYet');
 
 module.exports = {
-  server: notYet('WebSocketServer'),
+  server: require('./lib/WebSocketServer'),
   client: notYet('WebSocketClient'),
   router: notYet('WebSocketRouter'),
   frame: require('./lib/WebSocketFrame'),
-  request: notYet('WebSocketRequest'),
-  connection: notYet('WebSocketConnection'),
+  request: require('./lib/WebSocketRequest'),
+  connection: require('./lib/WebSocketConnection'),
   w3cwebsocket: notYet('W3CWebSocket'),
   deprecation: require('./lib/Deprecation'),
   version: require('./lib/version'),

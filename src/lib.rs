@@ -7,6 +7,8 @@
 
 pub mod protocol;
 
+mod runtime;
+
 // napi-rs registers exports only outside `cfg(test)`, so unit test builds see them as unused.
 #[cfg_attr(test, allow(dead_code))]
 mod binding;

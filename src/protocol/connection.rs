@@ -406,6 +406,11 @@ impl Connection {
         });
     }
 
+    /// Queues the server's HTTP 101 response (or any bytes that precede the first frame).
+    pub fn queue_handshake(&mut self, response: &[u8]) {
+        self.outbox.push_encoded(response, None);
+    }
+
     /// The bytes to write next (empty when nothing is queued).
     pub fn wire(&mut self) -> &[u8] {
         self.outbox.wire(&self.config.sender, &mut self.keys)

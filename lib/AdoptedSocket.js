@@ -1,0 +1,80 @@
+'use strict';
+// `connection.socket` for a connection whose socket Rust owns: there is no Node socket any
+// more, so this object offers the fields and methods people use on one. Differences are listed
+// in the README ("connection.socket").
+const EventEmitter = require('events').EventEmitter;
+
+class AdoptedSocket extends EventEmitter {
+  constructor(connection, handle, addresses) {
+    super();
+    this._connection = connection;
+    this._handle = handle;
+    const a = addresses || {};
+    this.remoteAddress = a.remoteAddress;
+    this.remotePort = a.remotePort;
+    this.remoteFamily = a.remoteFamily;
+    this.localAddress = a.localAddress;
+    this.localPort = a.localPort;
+    this.encrypted = false;
+    this.timeout = 0;
+  }
+
+  get bytesRead() {
+    return this._handle.bytesRead;
+  }
+
+  get bytesWritten() {
+    return this._handle.bytesWritten;
+  }
+
+  get destroyed() {
+    return this._connection.state === 'closed';
+  }
+
+  setNoDelay(noDelay) {
+    this._handle.setNoDelay(noDelay === undefined ? true : Boolean(noDelay));
+    return this;
+  }
+
+  setKeepAlive(enable, initialDelay) {
+    this._handle.setKeepAlive(Boolean(enable), Number(initialDelay) || 0);
+    return this;
+  }
+
+  // Idle timeouts are the connection's keepalive in Rust; the value is kept for reading only.
+  setTimeout(timeout, callback) {
+    this.timeout = timeout;
+    if (typeof callback === 'function') {
+      this.once('timeout', callback);
+    }
+    return this;
+  }
+
+  address() {
+    return { address: this.localAddress, family: this.remoteFamily, port: this.localPort };
+  }
+
+  // Ends the TCP connection after what is queued, without a close frame (like ending a Node
+  // socket under the original): the connection closes with 1006.
+  end() {
+    this._connection.drop(1006, 'Socket ended by the application.', true);
+    return this;
+  }
+
+  destroy() {
+    this._connection.drop(1006, 'Socket destroyed by the application.', true);
+    return this;
+  }
+
+  pause() {
+    this._connection.pause();
+    return this;
+  }
+
+  resume() {
+    this._connection.resume();
+    return this;
+  }
+}
+
+module.exports = AdoptedSocket;

@@ -1,0 +1,397 @@
+'use strict';
+// WebSocketConnection: the API of WebSocket-Node 1.0.35's connection. Frames, the close
+// handshake, keepalive and timers run in Rust (src/protocol/connection.rs); this class keeps the
+// original's properties, methods, events and their order.
+const EventEmitter = require('events').EventEmitter;
+const util = require('util');
+const context = require('./context');
+const AdoptedSocket = require('./AdoptedSocket');
+
+const KIND = context.KIND;
+
+const STATE_OPEN = 'open';
+const STATE_ENDING = 'ending';
+const STATE_CLOSED = 'closed';
+
+// Result codes of native sends (src/binding/connection.rs).
+const SEND_FULL = 1;
+const SEND_SCHEDULE_FLUSH = 2;
+const SEND_NOT_OPEN = -1;
+
+function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, config) {
+  EventEmitter.call(this);
+  this._pingListenerCount = 0;
+  this.on('newListener', function (ev) {
+    if (ev === 'ping') {
+      this._pingListenerCount++;
+      this._syncPingListeners();
+    }
+  }).on('removeListener', function (ev) {
+    if (ev === 'ping') {
+      this._pingListenerCount--;
+      this._syncPingListeners();
+    }
+  });
+
+  this.config = config;
+  this.socket = socket;
+  this.protocol = protocol;
+  this.extensions = extensions;
+  this.remoteAddress = socket ? socket.remoteAddress : undefined;
+  this.closeReasonCode = -1;
+  this.closeDescription = null;
+  this.closeEventEmitted = false;
+  this.maskOutgoingPackets = maskOutgoingPackets;
+  this.connected = true;
+  this.state = STATE_OPEN;
+  this.waitingForCloseResponse = false;
+  this.closeTimeout = config.closeTimeout;
+  this.assembleFragments = config.assembleFragments;
+  this.maxReceivedMessageSize = config.maxReceivedMessageSize;
+  this.outputBufferFull = false;
+  this.inputPaused = false;
+
+  if (config.keepalive && !config.useNativeKeepalive) {
+    if (typeof config.keepaliveInterval !== 'number') {
+      throw new Error('keepaliveInterval must be specified and numeric if keepalive is true.');
+    }
+    if (config.dropConnectionOnKeepaliveTimeout &&
+        typeof config.keepaliveGracePeriod !== 'number') {
+      throw new Error('keepaliveGracePeriod  must be specified and numeric if ' +
+        'dropConnectionOnKeepaliveTimeout is true.');
+    }
+  }
+
+  this._native = null;
+  this._callbacks = null;
+  this._nextToken = 1;
+}
+
+util.inherits(WebSocketConnection, EventEmitter);
+
+WebSocketConnection.CLOSE_REASON_NORMAL = 1000;
+WebSocketConnection.CLOSE_REASON_GOING_AWAY = 1001;
+WebSocketConnection.CLOSE_REASON_PROTOCOL_ERROR = 1002;
+WebSocketConnection.CLOSE_REASON_UNPROCESSABLE_INPUT = 1003;
+WebSocketConnection.CLOSE_REASON_RESERVED = 1004;
+WebSocketConnection.CLOSE_REASON_NOT_PROVIDED = 1005;
+WebSocketConnection.CLOSE_REASON_ABNORMAL = 1006;
+WebSocketConnection.CLOSE_REASON_INVALID_DATA = 1007;
+WebSocketConnection.CLOSE_REASON_POLICY_VIOLATION = 1008;
+WebSocketConnection.CLOSE_REASON_MESSAGE_TOO_BIG = 1009;
+WebSocketConnection.CLOSE_REASON_EXTENSION_REQUIRED = 1010;
+WebSocketConnection.CLOSE_REASON_INTERNAL_SERVER_ERROR = 1011;
+WebSocketConnection.CLOSE_REASON_TLS_HANDSHAKE_FAILED = 1015;
+
+WebSocketConnection.CLOSE_DESCRIPTIONS = {
+  1000: 'Normal connection closure',
+  1001: 'Remote peer is going away',
+  1002: 'Protocol error',
+  1003: 'Unprocessable input',
+  1004: 'Reserved',
+  1005: 'Reason not provided',
+  1006: 'Abnormal closure, no further detail available',
+  1007: 'Invalid data received',
+  1008: 'Policy violation',
+  1009: 'Message too big',
+  1010: 'Extension requested by client is required',
+  1011: 'Internal Server Error',
+  1015: 'TLS Handshake Failed',
+};
+
+// Codes an endpoint may put in a close frame (RFC 6455 §7.4); the Rust core applies the same
+// rule to received close frames.
+function isValidCloseCode(code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
+}
+WebSocketConnection.isValidCloseCode = isValidCloseCode;
+
+// Called by WebSocketRequest once the native side owns the socket.
+WebSocketConnection.prototype._attachNative = function (handle) {
+  this._native = handle;
+  const addresses = handle.addresses();
+  this.socket = new AdoptedSocket(this, handle, addresses);
+  if (this._pingListenerCount > 0) {
+    handle.setAppHandlesPings(true);
+  }
+};
+
+WebSocketConnection.prototype._syncPingListeners = function () {
+  if (this._native !== null) {
+    this._native.setAppHandlesPings(this._pingListenerCount > 0);
+  }
+};
+
+WebSocketConnection.prototype._handleNativeEvent = function (kind, value) {
+  switch (kind) {
+    case KIND.TEXT:
+      if (this.assembleFragments) {
+        this.emit('message', { type: 'utf8', utf8Data: value });
+      }
+      return;
+    case KIND.BINARY:
+      if (this.assembleFragments) {
+        this.emit('message', { type: 'binary', binaryData: value });
+      }
+      return;
+    case KIND.PING:
+      this._handlePing(value);
+      return;
+    case KIND.PONG:
+      this.emit('pong', value);
+      return;
+    case KIND.DRAIN:
+      this.outputBufferFull = false;
+      this.emit('drain');
+      return;
+    case KIND.SENT:
+      this._completeSend(value, undefined);
+      return;
+    case KIND.SEND_FAILED:
+      this._completeSend(value, writeAfterEnd());
+      return;
+    case KIND.ERROR:
+      this._handleError(value);
+      return;
+    case KIND.GONE:
+      return;
+    default:
+      if (kind >= KIND.CLOSED) {
+        this._handleClosed(kind - KIND.CLOSED, value);
+      } else if (kind >= KIND.FRAME) {
+        this._emitFrame(kind - KIND.FRAME, value);
+      }
+  }
+};
+
+WebSocketConnection.prototype._handlePing = function (data) {
+  let cancelled = false;
+  const cancel = function () {
+    cancelled = true;
+  };
+  this.emit('ping', cancel, data);
+  if (!cancelled) {
+    this.pong(data);
+  }
+};
+
+WebSocketConnection.prototype._handleError = function (description) {
+  const parts = description.split(' ');
+  const err = new Error(description);
+  err.syscall = parts[0];
+  err.code = parts[1];
+  err.errno = parts[1];
+  if (this.listenerCount('error') > 0) {
+    this.emit('error', err);
+  }
+};
+
+WebSocketConnection.prototype._handleClosed = function (code, description) {
+  this.connected = false;
+  this.state = STATE_CLOSED;
+  this.closeReasonCode = code;
+  this.closeDescription = description !== undefined
+    ? description
+    : WebSocketConnection.CLOSE_DESCRIPTIONS[code];
+  this._emitClose();
+};
+
+WebSocketConnection.prototype._emitClose = function () {
+  if (!this.closeEventEmitted) {
+    this.closeEventEmitted = true;
+    this.emit('close', this.closeReasonCode, this.closeDescription);
+  }
+};
+
+WebSocketConnection.prototype._emitFrame = function (head, payload) {
+  const WebSocketFrame = require('./WebSocketFrame');
+  const frame = new WebSocketFrame(undefined, undefined, this.config);
+  frame.fin = (head & 0x80) !== 0;
+  frame.rsv1 = (head & 0x40) !== 0;
+  frame.rsv2 = (head & 0x20) !== 0;
+  frame.rsv3 = (head & 0x10) !== 0;
+  frame.mask = false;
+  frame.opcode = head & 0x0F;
+  frame.length = payload.length;
+  frame.binaryPayload = payload;
+  if (frame.opcode === 0x08 && payload.length >= 2) {
+    frame.closeStatus = payload.readUInt16BE(0);
+    frame.binaryPayload = payload.subarray(2);
+  }
+  frame.parseState = 6;
+  this.emit('frame', frame);
+};
+
+function writeAfterEnd() {
+  const err = new Error('write after end');
+  err.code = 'ERR_STREAM_WRITE_AFTER_END';
+  return err;
+}
+
+WebSocketConnection.prototype._token = function (cb) {
+  if (typeof cb !== 'function') {
+    return undefined;
+  }
+  if (this._callbacks === null) {
+    this._callbacks = new Map();
+  }
+  const token = this._nextToken;
+  this._nextToken = (this._nextToken + 1) >>> 0 || 1;
+  this._callbacks.set(token, cb);
+  return token;
+};
+
+WebSocketConnection.prototype._completeSend = function (token, err) {
+  const cb = this._callbacks && this._callbacks.get(token);
+  if (cb) {
+    this._callbacks.delete(token);
+    cb(err);
+  }
+};
+
+// Applies a native send's result: outputBufferFull, the flush, or the failure of a send on a
+// closed connection (its callback gets the error the original's socket would give).
+WebSocketConnection.prototype._afterSend = function (result, token) {
+  if (result === SEND_NOT_OPEN || this._native === null) {
+    if (token !== undefined) {
+      const self = this;
+      process.nextTick(function () {
+        self._completeSend(token, writeAfterEnd());
+      });
+    }
+    return false;
+  }
+  if (result & SEND_SCHEDULE_FLUSH) {
+    context.scheduleFlush();
+  }
+  this.outputBufferFull = (result & SEND_FULL) !== 0;
+  return !this.outputBufferFull;
+};
+
+WebSocketConnection.prototype.send = function (data, cb) {
+  if (Buffer.isBuffer(data)) {
+    this.sendBytes(data, cb);
+  } else if (data !== null && data !== undefined && typeof data.toString === 'function') {
+    this.sendUTF(data, cb);
+  } else {
+    throw new Error('Data provided must either be a Node Buffer or implement toString()');
+  }
+};
+
+WebSocketConnection.prototype.sendUTF = function (data, cb) {
+  if (data === null || data === undefined || typeof data.toString !== 'function') {
+    throw new TypeError('sendUTF() needs a string or an object that implements toString()');
+  }
+  const text = typeof data === 'string' ? data : data.toString();
+  const token = this._token(cb);
+  const result = this._native === null ? SEND_NOT_OPEN : this._native.sendText(text, token);
+  return this._afterSend(result, token);
+};
+
+WebSocketConnection.prototype.sendBytes = function (data, cb) {
+  if (!Buffer.isBuffer(data)) {
+    throw new Error('You must pass a Node Buffer object to WebSocketConnection.prototype.sendBytes()');
+  }
+  const token = this._token(cb);
+  const result = this._native === null ? SEND_NOT_OPEN : this._native.sendBinary(data, token);
+  return this._afterSend(result, token);
+};
+
+function controlPayload(data) {
+  if (data === undefined || data === null || data === '') {
+    return EMPTY;
+  }
+  if (!Buffer.isBuffer(data)) {
+    data = Buffer.from(data.toString(), 'utf8');
+  }
+  return data;
+}
+const EMPTY = Buffer.alloc(0);
+
+WebSocketConnection.prototype.ping = function (data) {
+  if (this._native !== null) {
+    this._afterSend(this._native.ping(controlPayload(data)), undefined);
+  }
+};
+
+WebSocketConnection.prototype.pong = function (binaryPayload) {
+  if (this._native !== null) {
+    this._afterSend(this._native.pong(controlPayload(binaryPayload)), undefined);
+  }
+};
+
+WebSocketConnection.prototype.sendFrame = function (frame, cb) {
+  frame.mask = this.maskOutgoingPackets;
+  const bytes = frame.toBuffer();
+  const token = this._token(cb);
+  const result = this._native === null ? SEND_NOT_OPEN : this._native.sendEncoded(bytes, token);
+  return this._afterSend(result, token);
+};
+
+WebSocketConnection.prototype.close = function (reasonCode, description) {
+  if (!this.connected) {
+    return;
+  }
+  if (typeof reasonCode !== 'number') {
+    reasonCode = WebSocketConnection.CLOSE_REASON_NORMAL;
+  }
+  if (!isValidCloseCode(reasonCode)) {
+    throw new Error('Close code ' + reasonCode + ' is not valid.');
+  }
+  if (typeof description !== 'string') {
+    description = WebSocketConnection.CLOSE_DESCRIPTIONS[reasonCode] || '';
+  }
+  this.closeReasonCode = reasonCode;
+  this.closeDescription = description;
+  this.waitingForCloseResponse = true;
+  this.state = STATE_ENDING;
+  this.connected = false;
+  if (this._native !== null) {
+    this._native.close(reasonCode, description);
+  }
+};
+
+WebSocketConnection.prototype.drop = function (reasonCode, description, skipCloseFrame) {
+  if (typeof reasonCode !== 'number') {
+    reasonCode = WebSocketConnection.CLOSE_REASON_PROTOCOL_ERROR;
+  }
+  if (typeof description !== 'string') {
+    description = WebSocketConnection.CLOSE_DESCRIPTIONS[reasonCode];
+  }
+  this.closeReasonCode = reasonCode;
+  this.closeDescription = description;
+  this.connected = false;
+  this.state = STATE_CLOSED;
+  if (this._native !== null) {
+    // A code that may not go on the wire (1005, 1006, ...) is never put in a close frame.
+    const skip = Boolean(skipCloseFrame) || !isValidCloseCode(reasonCode);
+    this._native.drop(reasonCode, description === undefined ? null : description, skip);
+  }
+  this._emitClose();
+};
+
+WebSocketConnection.prototype.pause = function () {
+  if (this._native !== null) {
+    this._native.pause();
+  }
+  this.inputPaused = true;
+  this.emit('pause');
+};
+
+WebSocketConnection.prototype.resume = function () {
+  if (this._native !== null) {
+    this._native.resume();
+  }
+  this.inputPaused = false;
+  this.emit('resume');
+};
+
+// The number of bytes queued and not yet written to the socket.
+Object.defineProperty(WebSocketConnection.prototype, 'bufferedAmount', {
+  get: function () {
+    return this._native === null ? 0 : this._native.bufferedAmount;
+  },
+});
+
+module.exports = WebSocketConnection;

@@ -1,0 +1,408 @@
+'use strict';
+// WebSocketRequest: a client's upgrade request, to accept or reject (WebSocket-Node 1.0.35's
+// API). The HTTP part of the handshake stays here; on accept the socket goes to Rust, which
+// writes the 101 response and runs the connection.
+const EventEmitter = require('events').EventEmitter;
+const http = require('http');
+const url = require('url');
+const util = require('util');
+const native = require('./native');
+const context = require('./context');
+const WebSocketConnection = require('./WebSocketConnection');
+
+const headerValueSplit = /,\s*/;
+const headerParamSplit = /;\s*/;
+const lineBreaks = /[\r\n]/g;
+const cookieSeparator = /[;,] */;
+// Cookie name and value characters (RFC 6265 §4.1.1).
+const badCookieNameChar = /([\x00-\x20\x22\x28\x29\x2c\x2f\x3a-\x3f\x40\x5b-\x5e\x7b\x7d\x7f])/;
+const badCookieValueChar = /[^\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]/;
+const quotedCookieValue = /^"[^"]*"$/;
+const controlCharsAndSemicolon = /[\x00-\x20\x3b]/g;
+
+// Whether Rust can take this socket over: a plain TCP socket with a file descriptor. Anything
+// else (TLS, pipes, wrapped streams) needs the bridged transport.
+function canAdopt(socket) {
+  if (process.env.WEBSOCKET_RS_FORCE_BRIDGE === '1') {
+    return false;
+  }
+  const handle = socket && socket._handle;
+  return Boolean(handle) && !socket.encrypted && !socket.destroyed &&
+    handle.constructor && handle.constructor.name === 'TCP' &&
+    typeof handle.fd === 'number' && handle.fd >= 0;
+}
+
+function WebSocketRequest(socket, httpRequest, serverConfig) {
+  EventEmitter.call(this);
+  this.socket = socket;
+  this.httpRequest = httpRequest;
+  this.resource = httpRequest.url;
+  this.remoteAddress = socket.remoteAddress;
+  this.remoteAddresses = [this.remoteAddress];
+  this.serverConfig = serverConfig;
+  this._socketIsClosing = false;
+  this._resolved = false;
+  this._head = null;
+  this._received = [];
+
+  // Until accept() or reject(), keep reading the socket so that a peer that goes away is
+  // noticed (and its bytes kept), and keep an error listener so that a reset cannot become an
+  // uncaught exception (which kills the original).
+  this._socketCloseHandler = this._handleSocketCloseBeforeAccept.bind(this);
+  this._socketDataHandler = this._handleSocketDataBeforeAccept.bind(this);
+  this._socketErrorHandler = function () {};
+  socket.on('end', this._socketCloseHandler);
+  socket.on('close', this._socketCloseHandler);
+  socket.on('error', this._socketErrorHandler);
+  if (canAdopt(socket)) {
+    socket.on('data', this._socketDataHandler);
+  }
+}
+
+util.inherits(WebSocketRequest, EventEmitter);
+
+WebSocketRequest.canAdopt = canAdopt;
+
+WebSocketRequest.prototype.readHandshake = function () {
+  const request = this.httpRequest;
+  const headers = request.headers;
+  this.resourceURL = url.parse(this.resource, true);
+  this.host = headers['host'];
+  if (!this.host) {
+    throw new Error('Client must provide a Host header.');
+  }
+  this.key = headers['sec-websocket-key'];
+  if (!this.key) {
+    throw new Error('Client must provide a value for Sec-WebSocket-Key.');
+  }
+  if (!native.isValidKey(String(this.key))) {
+    throw new Error('Sec-WebSocket-Key must be the base64 encoding of 16 bytes.');
+  }
+  this.webSocketVersion = parseInt(headers['sec-websocket-version'], 10);
+  if (!this.webSocketVersion || isNaN(this.webSocketVersion)) {
+    throw new Error('Client must provide a value for Sec-WebSocket-Version.');
+  }
+  if (this.webSocketVersion !== 8 && this.webSocketVersion !== 13) {
+    const e = new Error('Unsupported websocket client version: ' + this.webSocketVersion +
+      '. Only versions 8 and 13 are supported.');
+    e.httpCode = 426;
+    e.headers = { 'Sec-WebSocket-Version': '13' };
+    throw e;
+  }
+  this.origin = this.webSocketVersion === 13 ? headers['origin'] : headers['sec-websocket-origin'];
+
+  this.protocolFullCaseMap = {};
+  this.requestedProtocols = [];
+  const protocols = headers['sec-websocket-protocol'];
+  if (protocols) {
+    for (const protocol of protocols.split(headerValueSplit)) {
+      const lower = protocol.toLocaleLowerCase();
+      this.requestedProtocols.push(lower);
+      this.protocolFullCaseMap[lower] = protocol;
+    }
+  }
+
+  if (!this.serverConfig.ignoreXForwardedFor && headers['x-forwarded-for']) {
+    const peer = this.remoteAddress;
+    this.remoteAddresses = headers['x-forwarded-for'].split(headerValueSplit);
+    this.remoteAddresses.push(peer);
+    this.remoteAddress = this.remoteAddresses[0];
+  }
+
+  this.requestedExtensions = this.serverConfig.parseExtensions
+    ? this.parseExtensions(headers['sec-websocket-extensions'])
+    : [];
+  this.cookies = this.serverConfig.parseCookies ? this.parseCookies(headers['cookie']) : [];
+};
+
+// "a; x=1, b" → [{name: 'a', params: [{name: 'x', value: '1'}]}, {name: 'b', params: []}]
+WebSocketRequest.prototype.parseExtensions = function (extensionsString) {
+  if (!extensionsString || extensionsString.length === 0) {
+    return [];
+  }
+  return extensionsString.toLocaleLowerCase().split(headerValueSplit).map(function (extension) {
+    const parts = extension.split(headerParamSplit);
+    return {
+      name: parts[0],
+      params: parts.slice(1).map(function (raw) {
+        const pair = raw.split('=');
+        return { name: pair[0], value: pair[1] };
+      }),
+    };
+  });
+};
+
+WebSocketRequest.prototype.parseCookies = function (str) {
+  if (!str || typeof str !== 'string') {
+    return [];
+  }
+  const cookies = [];
+  for (const pair of str.split(cookieSeparator)) {
+    const eq = pair.indexOf('=');
+    if (eq === -1) {
+      cookies.push({ name: pair, value: null });
+      continue;
+    }
+    const name = pair.substr(0, eq).trim();
+    let value = pair.substr(eq + 1).trim();
+    if (value[0] === '"') {
+      value = value.slice(1, -1);
+    }
+    let decoded;
+    try {
+      decoded = decodeURIComponent(value);
+    } catch (e) {
+      decoded = value;
+    }
+    cookies.push({ name: name, value: decoded });
+  }
+  return cookies;
+};
+
+// Builds one Set-Cookie header line; throws (after rejecting with 500) on invalid input.
+WebSocketRequest.prototype._cookieLine = function (cookie, seen) {
+  const fail = (message) => {
+    this.reject(500);
+    throw new Error(message);
+  };
+  if (!cookie || !cookie.name || !cookie.value) {
+    fail('Each cookie to set must at least provide a "name" and "value"');
+  }
+  const name = String(cookie.name).replace(controlCharsAndSemicolon, '');
+  const value = String(cookie.value).replace(controlCharsAndSemicolon, '');
+  if (seen[name]) {
+    fail('You may not specify the same cookie name twice.');
+  }
+  seen[name] = true;
+  let bad = name.match(badCookieNameChar);
+  if (bad) {
+    fail('Illegal character ' + bad[0] + ' in cookie name');
+  }
+  bad = quotedCookieValue.test(value)
+    ? value.slice(1, -1).match(badCookieValueChar)
+    : value.match(badCookieValueChar);
+  if (bad) {
+    fail('Illegal character ' + bad[0] + ' in cookie value');
+  }
+  const parts = [name + '=' + value];
+  if (cookie.path) {
+    bad = String(cookie.path).match(controlCharsAndSemicolon);
+    if (bad) {
+      fail('Illegal character ' + bad[0] + ' in cookie path');
+    }
+    parts.push('Path=' + cookie.path);
+  }
+  if (cookie.domain) {
+    if (typeof cookie.domain !== 'string') {
+      fail('Domain must be specified and must be a string.');
+    }
+    bad = cookie.domain.match(controlCharsAndSemicolon);
+    if (bad) {
+      fail('Illegal character ' + bad[0] + ' in cookie domain');
+    }
+    parts.push('Domain=' + cookie.domain.toLowerCase());
+  }
+  if (cookie.expires) {
+    if (!(cookie.expires instanceof Date)) {
+      fail('Value supplied for cookie "expires" must be a vaild date object');
+    }
+    parts.push('Expires=' + cookie.expires.toUTCString());
+  }
+  if (cookie.maxage) {
+    let maxage = cookie.maxage;
+    if (typeof maxage === 'string') {
+      maxage = parseInt(maxage, 10);
+    }
+    if (isNaN(maxage) || maxage <= 0) {
+      fail('Value supplied for cookie "maxage" must be a non-zero number');
+    }
+    parts.push('Max-Age=' + Math.round(maxage).toString(10));
+  }
+  if (cookie.secure) {
+    if (typeof cookie.secure !== 'boolean') {
+      fail('Value supplied for cookie "secure" must be of type boolean');
+    }
+    parts.push('Secure');
+  }
+  if (cookie.httponly) {
+    if (typeof cookie.httponly !== 'boolean') {
+      fail('Value supplied for cookie "httponly" must be of type boolean');
+    }
+    parts.push('HttpOnly');
+  }
+  return 'Set-Cookie: ' + parts.join(';') + '\r\n';
+};
+
+WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, cookies) {
+  this._verifyResolution();
+
+  let response = 'HTTP/1.1 101 Switching Protocols\r\n' +
+    'Upgrade: websocket\r\n' +
+    'Connection: Upgrade\r\n' +
+    'Sec-WebSocket-Accept: ' + native.acceptKey(String(this.key)) + '\r\n';
+
+  if (acceptedProtocol) {
+    const lower = String(acceptedProtocol).toLocaleLowerCase();
+    let fullCase = this.protocolFullCaseMap ? this.protocolFullCaseMap[lower] : undefined;
+    if (fullCase === undefined) {
+      fullCase = String(acceptedProtocol);
+    }
+    for (let i = 0; i < fullCase.length; i++) {
+      if (!native.isToken(fullCase.charAt(i))) {
+        this.reject(500);
+        throw new Error('Illegal character "' + fullCase.charAt(i) + '" in subprotocol.');
+      }
+    }
+    if (!this.requestedProtocols || this.requestedProtocols.indexOf(lower) === -1) {
+      this.reject(500);
+      throw new Error('Specified protocol was not requested by the client.');
+    }
+    response += 'Sec-WebSocket-Protocol: ' + fullCase.replace(lineBreaks, '') + '\r\n';
+  }
+  this.protocolFullCaseMap = null;
+  this.requestedProtocols = null;
+
+  if (allowedOrigin) {
+    const origin = String(allowedOrigin).replace(lineBreaks, '');
+    if (this.webSocketVersion === 13) {
+      response += 'Origin: ' + origin + '\r\n';
+    } else if (this.webSocketVersion === 8) {
+      response += 'Sec-WebSocket-Origin: ' + origin + '\r\n';
+    }
+  }
+
+  if (cookies) {
+    if (!Array.isArray(cookies)) {
+      this.reject(500);
+      throw new Error('Value supplied for "cookies" argument must be an array.');
+    }
+    const seen = {};
+    for (const cookie of cookies) {
+      response += this._cookieLine(cookie, seen);
+    }
+  }
+  response += '\r\n';
+
+  const socket = this.socket;
+  if (!this._socketIsClosing && !canAdopt(socket)) {
+    this.reject(500);
+    throw new Error('websocket-rs: this socket cannot be handed to the native transport ' +
+      '(TLS or not a plain TCP socket); the bridged transport is not implemented yet.');
+  }
+
+  this._resolved = true;
+  this.emit('requestResolved', this);
+
+  const connection = new WebSocketConnection(socket, [], acceptedProtocol, false, this.serverConfig);
+  connection.webSocketVersion = this.webSocketVersion;
+  connection.remoteAddress = this.remoteAddress;
+  connection.remoteAddresses = this.remoteAddresses;
+
+  if (this._socketIsClosing) {
+    failedBeforeAccept(connection);
+  } else {
+    try {
+      this._handOff(connection, response);
+    } catch (err) {
+      failedBeforeAccept(connection);
+    }
+  }
+  this.emit('requestAccepted', connection);
+  return connection;
+};
+
+// Gives the socket to Rust, in one tick: stop Node reading, collect what it already read, let
+// Rust duplicate the descriptor and write the 101, then destroy Node's socket (which closes
+// Node's copy of the descriptor without shutting the connection down).
+WebSocketRequest.prototype._handOff = function (connection, response) {
+  const socket = this.socket;
+  this._removeSocketListeners();
+  socket._handle.readStop();
+  const chunks = [];
+  if (this._head && this._head.length > 0) {
+    chunks.push(this._head);
+  }
+  for (const chunk of this._received) {
+    chunks.push(chunk);
+  }
+  this._received = [];
+  if (socket.readableLength > 0) {
+    let chunk;
+    while ((chunk = socket.read()) !== null) {
+      chunks.push(chunk);
+    }
+  }
+  const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  const handle = context.adopt(socket._handle.fd, head, Buffer.from(response, 'latin1'),
+    this.serverConfig, connection);
+  connection._attachNative(handle);
+  socket.on('error', noop);
+  socket.destroy();
+};
+
+function noop() {}
+
+function failedBeforeAccept(connection) {
+  process.nextTick(function () {
+    connection.drop(1006, 'TCP connection lost before handshake completed.', true);
+  });
+}
+
+WebSocketRequest.prototype.reject = function (status, reason, extraHeaders) {
+  this._verifyResolution();
+  this._resolved = true;
+  this.emit('requestResolved', this);
+  if (typeof status !== 'number') {
+    status = 403;
+  }
+  let response = 'HTTP/1.1 ' + status + ' ' + (http.STATUS_CODES[status] || 'Unknown') + '\r\n' +
+    'Connection: close\r\n';
+  if (reason) {
+    response += 'X-WebSocket-Reject-Reason: ' + String(reason).replace(lineBreaks, '') + '\r\n';
+  }
+  if (extraHeaders) {
+    for (const key in extraHeaders) {
+      const value = String(extraHeaders[key]).replace(lineBreaks, '');
+      response += key.replace(lineBreaks, '') + ': ' + value + '\r\n';
+    }
+  }
+  response += '\r\n';
+  this._removeSocketListeners();
+  this.socket.on('error', noop);
+  if (!this.socket.destroyed) {
+    this.socket.end(response, 'ascii');
+  }
+  this.emit('requestRejected', this);
+};
+
+WebSocketRequest.prototype._handleSocketCloseBeforeAccept = function () {
+  this._socketIsClosing = true;
+  this._removeSocketListeners();
+};
+
+// Bytes a client sends before it is accepted are kept for the connection, up to a bound:
+// past it the socket stops being read (the kernel holds the rest until the hand-off).
+const MAX_EARLY_BYTES = 64 * 1024;
+
+WebSocketRequest.prototype._handleSocketDataBeforeAccept = function (chunk) {
+  this._received.push(chunk);
+  this._receivedBytes = (this._receivedBytes || 0) + chunk.length;
+  if (this._receivedBytes >= MAX_EARLY_BYTES) {
+    this.socket.removeListener('data', this._socketDataHandler);
+    this.socket.pause();
+  }
+};
+
+WebSocketRequest.prototype._removeSocketListeners = function () {
+  this.socket.removeListener('end', this._socketCloseHandler);
+  this.socket.removeListener('close', this._socketCloseHandler);
+  this.socket.removeListener('data', this._socketDataHandler);
+};
+
+WebSocketRequest.prototype._verifyResolution = function () {
+  if (this._resolved) {
+    throw new Error('WebSocketRequest may only be accepted or rejected one time.');
+  }
+};
+
+module.exports = WebSocketRequest;

@@ -1,0 +1,165 @@
+'use strict';
+// WebSocketServer: mounts on one or several http servers and turns their upgrade requests into
+// WebSocketRequests (WebSocket-Node 1.0.35's API, same defaults).
+const EventEmitter = require('events').EventEmitter;
+const util = require('util');
+const WebSocketRequest = require('./WebSocketRequest');
+
+const DEFAULTS = {
+  httpServer: null,
+  maxReceivedFrameSize: 0x10000,
+  maxReceivedMessageSize: 0x100000,
+  fragmentOutgoingMessages: true,
+  fragmentationThreshold: 0x4000,
+  keepalive: true,
+  keepaliveInterval: 20000,
+  dropConnectionOnKeepaliveTimeout: true,
+  keepaliveGracePeriod: 10000,
+  useNativeKeepalive: false,
+  assembleFragments: true,
+  autoAcceptConnections: false,
+  ignoreXForwardedFor: false,
+  parseCookies: true,
+  parseExtensions: true,
+  disableNagleAlgorithm: true,
+  closeTimeout: 5000,
+};
+
+function WebSocketServer(config) {
+  EventEmitter.call(this);
+  this._handlers = {
+    upgrade: this.handleUpgrade.bind(this),
+    requestAccepted: this.handleRequestAccepted.bind(this),
+    requestResolved: this.handleRequestResolved.bind(this),
+  };
+  this.connections = [];
+  this.pendingRequests = [];
+  if (config) {
+    this.mount(config);
+  }
+}
+
+util.inherits(WebSocketServer, EventEmitter);
+
+WebSocketServer.prototype.mount = function (config) {
+  this.config = Object.assign({}, DEFAULTS);
+  for (const key in config) {
+    this.config[key] = config[key];
+  }
+  if (!this.config.httpServer) {
+    throw new Error('You must specify an httpServer on which to mount the WebSocket server.');
+  }
+  if (!Array.isArray(this.config.httpServer)) {
+    this.config.httpServer = [this.config.httpServer];
+  }
+  const upgrade = this._handlers.upgrade;
+  this.config.httpServer.forEach(function (httpServer) {
+    httpServer.on('upgrade', upgrade);
+  });
+};
+
+WebSocketServer.prototype.unmount = function () {
+  const upgrade = this._handlers.upgrade;
+  this.config.httpServer.forEach(function (httpServer) {
+    httpServer.removeListener('upgrade', upgrade);
+  });
+};
+
+WebSocketServer.prototype.closeAllConnections = function () {
+  this.connections.slice().forEach(function (connection) {
+    connection.close();
+  });
+  this.pendingRequests.slice().forEach(function (request) {
+    process.nextTick(function () {
+      if (!request._resolved) {
+        request.reject(503);
+      }
+    });
+  });
+};
+
+WebSocketServer.prototype.broadcast = function (data) {
+  if (Buffer.isBuffer(data)) {
+    this.broadcastBytes(data);
+  } else if (typeof data.toString === 'function') {
+    this.broadcastUTF(data);
+  }
+};
+
+WebSocketServer.prototype.broadcastUTF = function (utfData) {
+  this.connections.forEach(function (connection) {
+    connection.sendUTF(utfData);
+  });
+};
+
+WebSocketServer.prototype.broadcastBytes = function (binaryData) {
+  this.connections.forEach(function (connection) {
+    connection.sendBytes(binaryData);
+  });
+};
+
+WebSocketServer.prototype.shutDown = function () {
+  this.unmount();
+  this.closeAllConnections();
+};
+
+WebSocketServer.prototype.handleUpgrade = function (request, socket, head) {
+  const self = this;
+  const wsRequest = new WebSocketRequest(socket, request, this.config);
+  wsRequest._head = head;
+  try {
+    wsRequest.readHandshake();
+  } catch (e) {
+    wsRequest.reject(e.httpCode ? e.httpCode : 400, e.message, e.headers);
+    this.emit('upgradeError', e);
+    return;
+  }
+  if (!WebSocketRequest.canAdopt(socket)) {
+    const e = new Error('websocket-rs cannot take over this socket yet (TLS or not a plain TCP ' +
+      'socket): the bridged transport is not implemented.');
+    wsRequest.reject(501, e.message);
+    this.emit('upgradeError', e);
+    return;
+  }
+
+  this.pendingRequests.push(wsRequest);
+  wsRequest.once('requestAccepted', this._handlers.requestAccepted);
+  wsRequest.once('requestResolved', this._handlers.requestResolved);
+  socket.once('close', function () {
+    self._handlers.requestResolved(wsRequest);
+  });
+
+  if (!this.config.autoAcceptConnections && this.listenerCount('request') > 0) {
+    this.emit('request', wsRequest);
+  } else if (this.config.autoAcceptConnections) {
+    wsRequest.accept(wsRequest.requestedProtocols[0], wsRequest.origin);
+  } else {
+    wsRequest.reject(404, 'No handler is configured to accept the connection.');
+  }
+};
+
+WebSocketServer.prototype.handleRequestAccepted = function (connection) {
+  const self = this;
+  connection.once('close', function (closeReason, description) {
+    self.handleConnectionClose(connection, closeReason, description);
+  });
+  this.connections.push(connection);
+  this.emit('connect', connection);
+};
+
+WebSocketServer.prototype.handleConnectionClose = function (connection, closeReason, description) {
+  const index = this.connections.indexOf(connection);
+  if (index !== -1) {
+    this.connections.splice(index, 1);
+  }
+  this.emit('close', connection, closeReason, description);
+};
+
+WebSocketServer.prototype.handleRequestResolved = function (request) {
+  const index = this.pendingRequests.indexOf(request);
+  if (index !== -1) {
+    this.pendingRequests.splice(index, 1);
+  }
+};
+
+module.exports = WebSocketServer;

@@ -1,0 +1,36 @@
+//! Opening handshake helpers for the JS layer, which does the HTTP part of the handshake.
+
+use std::cell::RefCell;
+
+use napi_derive::napi;
+
+use crate::protocol::entropy::Entropy;
+use crate::protocol::handshake;
+
+thread_local! {
+    static ENTROPY: RefCell<Entropy> = RefCell::new(Entropy::new());
+}
+
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
+#[napi(catch_unwind)]
+pub fn accept_key(key: String) -> String {
+    handshake::accept_key(key.as_bytes())
+}
+
+/// Whether a `Sec-WebSocket-Key` is base64 of 16 bytes.
+#[napi(catch_unwind)]
+pub fn is_valid_key(key: String) -> bool {
+    handshake::is_valid_key(&key)
+}
+
+/// A fresh `Sec-WebSocket-Key` from the OS's cryptographic generator.
+#[napi(catch_unwind)]
+pub fn generate_key() -> String {
+    ENTROPY.with(|e| handshake::generate_key(&mut e.borrow_mut()))
+}
+
+/// Whether a subprotocol name is an HTTP token.
+#[napi(catch_unwind)]
+pub fn is_token(value: String) -> bool {
+    handshake::is_token(&value)
+}
