@@ -1,24 +1,16 @@
 //! What `WebSocketFrame` (lib/WebSocketFrame.js) needs from the core: encoding for
 //! `toBuffer()`, header decoding and unmasking for the `addData()` parser.
 
-use std::cell::RefCell;
-
 use bytes::BytesMut;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::protocol::entropy::Entropy;
+use super::with_entropy;
 use crate::protocol::frame::{
     HeaderDecoder, HeaderRules, OpCode, MAX_HEADER_LEN, RSV1, RSV2, RSV3,
 };
 use crate::protocol::mask::apply_mask;
 use crate::protocol::message::{encode_frame as encode_frame_bytes, MaskKeySource};
-
-thread_local! {
-    /// Masking keys for frames encoded on this JS thread (one pool per thread, so workers never
-    /// share state).
-    static ENTROPY: RefCell<Entropy> = RefCell::new(Entropy::new());
-}
 
 /// Encodes one frame. `head` is the first header byte as the frame's fields give it (FIN, RSV,
 /// opcode), written as given: a hand-built frame may carry a reserved opcode, for instance to
@@ -30,7 +22,7 @@ pub fn encode_frame(head: u32, masked: bool, null_mask: bool, payload: &[u8]) ->
         if null_mask {
             [0; 4]
         } else {
-            ENTROPY.with(|e| e.borrow_mut().next_key())
+            with_entropy(|e| e.next_key())
         }
     });
     let mut out = BytesMut::with_capacity(payload.len() + MAX_HEADER_LEN);

@@ -1,15 +1,9 @@
 //! Opening handshake helpers for the JS layer, which does the HTTP part of the handshake.
 
-use std::cell::RefCell;
-
 use napi_derive::napi;
 
-use crate::protocol::entropy::Entropy;
+use super::with_entropy;
 use crate::protocol::handshake;
-
-thread_local! {
-    static ENTROPY: RefCell<Entropy> = RefCell::new(Entropy::new());
-}
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
 #[napi(catch_unwind)]
@@ -26,7 +20,7 @@ pub fn is_valid_key(key: String) -> bool {
 /// A fresh `Sec-WebSocket-Key` from the OS's cryptographic generator.
 #[napi(catch_unwind)]
 pub fn generate_key() -> String {
-    ENTROPY.with(|e| handshake::generate_key(&mut e.borrow_mut()))
+    with_entropy(handshake::generate_key)
 }
 
 /// Whether a subprotocol name is an HTTP token.
