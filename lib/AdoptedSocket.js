@@ -3,12 +3,14 @@
 // more, so this object offers the fields and methods people use on one. Differences are listed
 // in the README ("connection.socket").
 const EventEmitter = require('events').EventEmitter;
+const native = require('./native');
 
 class AdoptedSocket extends EventEmitter {
-  constructor(connection, handle, addresses) {
+  constructor(connection, id, addresses) {
     super();
     this._connection = connection;
-    this._handle = handle;
+    this._id = id;
+    this._bytes = [0, 0];
     const a = addresses || {};
     this.remoteAddress = a.remoteAddress;
     this.remotePort = a.remotePort;
@@ -19,12 +21,20 @@ class AdoptedSocket extends EventEmitter {
     this.timeout = 0;
   }
 
+  // Counts stay readable after the connection is gone (their last value).
+  _counts() {
+    if (this._connection._id !== 0) {
+      this._bytes = native.byteCounts(this._id);
+    }
+    return this._bytes;
+  }
+
   get bytesRead() {
-    return this._handle.bytesRead;
+    return this._counts()[0];
   }
 
   get bytesWritten() {
-    return this._handle.bytesWritten;
+    return this._counts()[1];
   }
 
   get destroyed() {
@@ -32,12 +42,16 @@ class AdoptedSocket extends EventEmitter {
   }
 
   setNoDelay(noDelay) {
-    this._handle.setNoDelay(noDelay === undefined ? true : Boolean(noDelay));
+    if (this._connection._id !== 0) {
+      native.setNoDelay(this._id, noDelay === undefined ? true : Boolean(noDelay));
+    }
     return this;
   }
 
   setKeepAlive(enable, initialDelay) {
-    this._handle.setKeepAlive(Boolean(enable), Number(initialDelay) || 0);
+    if (this._connection._id !== 0) {
+      native.setKeepAlive(this._id, Boolean(enable), Number(initialDelay) || 0);
+    }
     return this;
   }
 

@@ -8,6 +8,7 @@ const context = require('./context');
 const AdoptedSocket = require('./AdoptedSocket');
 
 const KIND = context.KIND;
+const native = context.native;
 
 const STATE_OPEN = 'open';
 const STATE_ENDING = 'ending';
@@ -62,7 +63,8 @@ function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, 
     }
   }
 
-  this._native = null;
+  // The native connection's id, 0 until the socket is handed to Rust and after it is gone.
+  this._id = 0;
   this._callbacks = null;
   this._nextToken = 1;
 }
@@ -108,22 +110,21 @@ function isValidCloseCode(code) {
 WebSocketConnection.isValidCloseCode = isValidCloseCode;
 
 // Called by WebSocketRequest once the native side owns the socket.
-WebSocketConnection.prototype._attachNative = function (handle) {
-  this._native = handle;
-  const addresses = handle.addresses();
-  this.socket = new AdoptedSocket(this, handle, addresses);
+WebSocketConnection.prototype._attachNative = function (id) {
+  this._id = id;
+  this.socket = new AdoptedSocket(this, id, native.addresses(id));
   if (this._pingListenerCount > 0) {
-    handle.setAppHandlesPings(true);
+    native.setAppHandlesPings(id, true);
   }
 };
 
 WebSocketConnection.prototype._syncPingListeners = function () {
-  if (this._native !== null) {
-    this._native.setAppHandlesPings(this._pingListenerCount > 0);
+  if (this._id !== 0) {
+    native.setAppHandlesPings(this._id, this._pingListenerCount > 0);
   }
 };
 
-WebSocketConnection.prototype._handleNativeEvent = function (kind, value) {
+WebSocketConnection.prototype._handleNativeEvent = function (kind, number, value) {
   switch (kind) {
     case KIND.TEXT:
       if (this.assembleFragments) {
@@ -146,22 +147,23 @@ WebSocketConnection.prototype._handleNativeEvent = function (kind, value) {
       this.emit('drain');
       return;
     case KIND.SENT:
-      this._completeSend(value, undefined);
+      this._completeSend(number, undefined);
       return;
     case KIND.SEND_FAILED:
-      this._completeSend(value, writeAfterEnd());
+      this._completeSend(number, writeAfterEnd());
       return;
     case KIND.ERROR:
       this._handleError(value);
       return;
-    case KIND.GONE:
+    case KIND.FRAME:
+      this._emitFrame(number, value);
       return;
-    default:
-      if (kind >= KIND.CLOSED) {
-        this._handleClosed(kind - KIND.CLOSED, value);
-      } else if (kind >= KIND.FRAME) {
-        this._emitFrame(kind - KIND.FRAME, value);
-      }
+    case KIND.CLOSED:
+      this._handleClosed(number, value);
+      return;
+    case KIND.GONE:
+      this._id = 0;
+      return;
   }
 };
 
@@ -253,7 +255,7 @@ WebSocketConnection.prototype._completeSend = function (token, err) {
 // Applies a native send's result: outputBufferFull, the flush, or the failure of a send on a
 // closed connection (its callback gets the error the original's socket would give).
 WebSocketConnection.prototype._afterSend = function (result, token) {
-  if (result === SEND_NOT_OPEN || this._native === null) {
+  if (result === SEND_NOT_OPEN) {
     if (token !== undefined) {
       const self = this;
       process.nextTick(function () {
@@ -285,7 +287,7 @@ WebSocketConnection.prototype.sendUTF = function (data, cb) {
   }
   const text = typeof data === 'string' ? data : data.toString();
   const token = this._token(cb);
-  const result = this._native === null ? SEND_NOT_OPEN : this._native.sendText(text, token);
+  const result = this._id === 0 ? SEND_NOT_OPEN : native.sendText(this._id, text, token);
   return this._afterSend(result, token);
 };
 
@@ -294,7 +296,7 @@ WebSocketConnection.prototype.sendBytes = function (data, cb) {
     throw new Error('You must pass a Node Buffer object to WebSocketConnection.prototype.sendBytes()');
   }
   const token = this._token(cb);
-  const result = this._native === null ? SEND_NOT_OPEN : this._native.sendBinary(data, token);
+  const result = this._id === 0 ? SEND_NOT_OPEN : native.sendBinary(this._id, data, token);
   return this._afterSend(result, token);
 };
 
@@ -310,14 +312,14 @@ function controlPayload(data) {
 const EMPTY = Buffer.alloc(0);
 
 WebSocketConnection.prototype.ping = function (data) {
-  if (this._native !== null) {
-    this._afterSend(this._native.ping(controlPayload(data)), undefined);
+  if (this._id !== 0) {
+    this._afterSend(native.ping(this._id, controlPayload(data)), undefined);
   }
 };
 
 WebSocketConnection.prototype.pong = function (binaryPayload) {
-  if (this._native !== null) {
-    this._afterSend(this._native.pong(controlPayload(binaryPayload)), undefined);
+  if (this._id !== 0) {
+    this._afterSend(native.pong(this._id, controlPayload(binaryPayload)), undefined);
   }
 };
 
@@ -325,7 +327,7 @@ WebSocketConnection.prototype.sendFrame = function (frame, cb) {
   frame.mask = this.maskOutgoingPackets;
   const bytes = frame.toBuffer();
   const token = this._token(cb);
-  const result = this._native === null ? SEND_NOT_OPEN : this._native.sendEncoded(bytes, token);
+  const result = this._id === 0 ? SEND_NOT_OPEN : native.sendEncoded(this._id, bytes, token);
   return this._afterSend(result, token);
 };
 
@@ -347,8 +349,8 @@ WebSocketConnection.prototype.close = function (reasonCode, description) {
   this.waitingForCloseResponse = true;
   this.state = STATE_ENDING;
   this.connected = false;
-  if (this._native !== null) {
-    this._native.close(reasonCode, description);
+  if (this._id !== 0) {
+    native.close(this._id, reasonCode, description);
   }
 };
 
@@ -363,25 +365,25 @@ WebSocketConnection.prototype.drop = function (reasonCode, description, skipClos
   this.closeDescription = description;
   this.connected = false;
   this.state = STATE_CLOSED;
-  if (this._native !== null) {
+  if (this._id !== 0) {
     // A code that may not go on the wire (1005, 1006, ...) is never put in a close frame.
     const skip = Boolean(skipCloseFrame) || !isValidCloseCode(reasonCode);
-    this._native.drop(reasonCode, description === undefined ? null : description, skip);
+    native.drop(this._id, reasonCode, description === undefined ? null : description, skip);
   }
   this._emitClose();
 };
 
 WebSocketConnection.prototype.pause = function () {
-  if (this._native !== null) {
-    this._native.pause();
+  if (this._id !== 0) {
+    native.setPaused(this._id, true);
   }
   this.inputPaused = true;
   this.emit('pause');
 };
 
 WebSocketConnection.prototype.resume = function () {
-  if (this._native !== null) {
-    this._native.resume();
+  if (this._id !== 0) {
+    native.setPaused(this._id, false);
   }
   this.inputPaused = false;
   this.emit('resume');
@@ -390,7 +392,7 @@ WebSocketConnection.prototype.resume = function () {
 // The number of bytes queued and not yet written to the socket.
 Object.defineProperty(WebSocketConnection.prototype, 'bufferedAmount', {
   get: function () {
-    return this._native === null ? 0 : this._native.bufferedAmount;
+    return this._id === 0 ? 0 : native.bufferedAmount(this._id);
   },
 });
 

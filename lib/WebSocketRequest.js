@@ -333,9 +333,9 @@ WebSocketRequest.prototype._handOff = function (connection, response) {
     }
   }
   const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-  const handle = context.adopt(socket._handle.fd, head, Buffer.from(response, 'latin1'),
+  const id = context.adopt(socket._handle.fd, head, Buffer.from(response, 'latin1'),
     this.serverConfig, connection);
-  connection._attachNative(handle);
+  connection._attachNative(id);
   socket.on('error', noop);
   socket.destroy();
 };

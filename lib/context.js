@@ -1,9 +1,9 @@
 'use strict';
 // The bridge between the native event channel and the JS connection objects of this
-// environment (the main thread or one worker): one native Context, one dispatch function.
+// environment (the main thread or one worker).
 const native = require('./native');
 
-// Event kinds in a batch; they mirror src/binding/events.rs.
+// Event kinds; they mirror src/binding/events.rs.
 const KIND = {
   TEXT: 1,
   BINARY: 2,
@@ -14,29 +14,43 @@ const KIND = {
   SEND_FAILED: 7,
   ERROR: 8,
   GONE: 9,
-  FRAME: 0x100,
-  CLOSED: 0x10000,
+  FRAME: 10,
+  CLOSED: 11,
 };
+const HAS_VALUE = 0x100;
 
 const connections = new Map();
-let context = null;
+let initialised = false;
 let flushScheduled = false;
+let meta = new Uint32Array(0);
 
-// Receives `[id, kind, value, id, kind, value, ...]`. A listener that throws does not stop the
-// rest of the batch; its exception is rethrown afterwards, as an uncaught exception.
-function dispatch(batch) {
+// Receives a batch of `count` events: numbers in `meta` (id, kind, number per event), values
+// (strings, Buffers) in `values`. `newMeta` is set when the native side grew the buffer. A
+// listener that throws does not stop the rest of the batch; its exception is rethrown
+// afterwards, as an uncaught exception.
+function dispatch(count, values, newMeta) {
+  if (newMeta !== undefined) {
+    meta = new Uint32Array(newMeta);
+  }
   let errors = null;
-  for (let i = 0; i < batch.length; i += 3) {
-    const conn = connections.get(batch[i]);
+  let v = 0;
+  for (let i = 0, m = 0; i < count; i++, m += 3) {
+    const id = meta[m];
+    let kind = meta[m + 1];
+    let value;
+    if ((kind & HAS_VALUE) !== 0) {
+      value = values[v++];
+      kind &= 0xFF;
+    }
+    const conn = connections.get(id);
     if (conn === undefined) {
       continue;
     }
-    const kind = batch[i + 1];
     if (kind === KIND.GONE) {
-      connections.delete(batch[i]);
+      connections.delete(id);
     }
     try {
-      conn._handleNativeEvent(kind, batch[i + 2]);
+      conn._handleNativeEvent(kind, meta[m + 2], value);
     } catch (err) {
       (errors || (errors = [])).push(err);
     }
@@ -52,26 +66,25 @@ function rethrow(err) {
   throw err;
 }
 
-function get() {
-  if (context === null) {
-    context = new native.Context(dispatch);
-  }
-  return context;
-}
-
 function flushNow() {
   flushScheduled = false;
-  context.flush();
+  native.flush();
 }
 
 module.exports = {
   KIND,
+  native,
 
-  // Takes over a plain TCP socket's descriptor; see WebSocketRequest.accept.
+  // Takes over a plain TCP socket's descriptor (see WebSocketRequest._handOff); returns the
+  // connection's id.
   adopt(fd, head, response, options, connection) {
-    const handle = get().adopt(fd, head, response, options);
-    connections.set(handle.id, connection);
-    return handle;
+    if (!initialised) {
+      native.init(dispatch);
+      initialised = true;
+    }
+    const id = native.adopt(fd, head, response, options);
+    connections.set(id, connection);
+    return id;
   },
 
   // Sends made outside a batch are written from a microtask, once per tick.

@@ -1,9 +1,9 @@
-//! `Context` (one per JS environment) adopts sockets; `NativeConnection` is the JS handle of one
-//! adopted connection, used by lib/WebSocketConnection.js.
+//! The functions lib/WebSocketConnection.js calls: adopting a socket, sending, closing, and the
+//! socket's details, each on a connection id.
 
 use std::cell::RefCell;
 use std::ptr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -102,79 +102,116 @@ pub struct SocketAddresses {
     pub local_port: u32,
 }
 
-/// The per-environment entry point: owns the event channel and adopts sockets.
-#[napi]
-pub struct Context {
-    env: Arc<EnvShared>,
-    next_id: u32,
-}
-
-#[napi]
-impl Context {
-    /// Creates the environment's event channel; `dispatch(batch)` receives every event batch.
-    #[napi(constructor)]
-    pub fn new(env: Env, dispatch: Unknown) -> Result<Self> {
-        let shared = events::create(env.raw(), dispatch.raw())?;
-        Ok(Context {
-            env: shared,
-            next_id: 1,
-        })
-    }
-
-    /// Takes over the TCP socket with descriptor `fd` (Node keeps its own copy, to be destroyed
-    /// by the caller right after): writes `response` (the HTTP 101), then processes `head`
-    /// (bytes that arrived after the request) and everything after as WebSocket frames.
-    #[napi(catch_unwind)]
-    pub fn adopt(
-        &mut self,
-        env: Env,
-        fd: i32,
-        head: &[u8],
-        response: &[u8],
-        options: ConnectionOptions,
-    ) -> Result<NativeConnection> {
-        let handle = runtime::handle().map_err(|e| {
-            Error::from_reason(format!("cannot start the websocket-rs runtime: {e}"))
-        })?;
-        let nodelay = options.disable_nagle_algorithm.unwrap_or(true);
-        let (std_stream, info) = tcp::adopt(fd, nodelay)
-            .map_err(|e| Error::from_reason(format!("cannot adopt the socket: {e}")))?;
-        if options.keepalive.unwrap_or(true) && options.use_native_keepalive.unwrap_or(false) {
-            let idle = millis(options.keepalive_interval, 20000.0);
-            let ka = socket2::TcpKeepalive::new().with_time(idle.max(Duration::from_secs(1)));
-            let _ = socket2::SockRef::from(&std_stream).set_tcp_keepalive(&ka);
-        }
-        let stream = {
-            let _guard = handle.enter();
-            tokio::net::TcpStream::from_std(std_stream)
-                .map_err(|e| Error::from_reason(format!("cannot register the socket: {e}")))?
-        };
-        let mut conn = Connection::new(options.to_config(), Instant::now());
-        conn.queue_handshake(response);
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        let sink: Arc<dyn rt_conn::EventSink> = self.env.clone();
-        let shared = Arc::new(ConnShared::new(id, conn, stream, info, sink));
-        self.env.add_conn(env.raw(), &shared);
-        shared.flush();
-        handle.spawn(rt_conn::run(shared.clone(), BytesMut::from(head)));
-        Ok(NativeConnection {
-            conn: Arc::downgrade(&shared),
-            env: self.env.clone(),
-            id,
-        })
-    }
-
-    /// Writes the sends made outside a batch (called from a microtask).
-    #[napi]
-    pub fn flush(&self) {
-        self.env.flush_dirty();
-    }
+/// This JS thread's connections and event channel. Performance choice: hot calls are plain
+/// functions taking a connection id, not methods on a napi class: napi-rs registers every
+/// class-method receiver in a process-wide borrow table behind a mutex, which cost more than
+/// the send itself.
+#[derive(Default)]
+struct Registry {
+    env: Option<Arc<EnvShared>>,
+    /// `slots[id - 1]` is the connection with that id, until its task is over.
+    slots: Vec<Option<Arc<ConnShared>>>,
+    free: Vec<u32>,
 }
 
 thread_local! {
+    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
     /// Scratch space for a string's UTF-8 bytes, reused by every send on this thread.
     static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn conn(id: u32) -> Option<Arc<ConnShared>> {
+    REGISTRY.with(|r| {
+        let r = r.borrow();
+        r.slots
+            .get((id as usize).wrapping_sub(1))
+            .and_then(|s| s.clone())
+    })
+}
+
+fn env_shared() -> Option<Arc<EnvShared>> {
+    REGISTRY.with(|r| r.borrow().env.clone())
+}
+
+/// Frees a connection's id once its last event (`GONE`) has been delivered.
+pub(crate) fn release(id: u32) {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(slot) = r.slots.get_mut((id as usize).wrapping_sub(1)) {
+            if slot.take().is_some() {
+                r.free.push(id);
+            }
+        }
+    });
+}
+
+/// Creates this environment's event channel; `dispatch(count, values, meta)` receives every
+/// event batch. Calling it again does nothing.
+#[napi(catch_unwind)]
+pub fn init(env: Env, dispatch: Unknown) -> Result<()> {
+    if env_shared().is_some() {
+        return Ok(());
+    }
+    let shared = events::create(env.raw(), dispatch.raw())?;
+    REGISTRY.with(|r| r.borrow_mut().env = Some(shared));
+    Ok(())
+}
+
+/// Takes over the TCP socket with descriptor `fd` (Node keeps its own copy, to be destroyed by
+/// the caller right after): writes `response` (the HTTP 101), then processes `head` (bytes that
+/// arrived after the request) and everything after as WebSocket frames. Returns the id.
+#[napi(catch_unwind)]
+pub fn adopt(
+    env: Env,
+    fd: i32,
+    head: &[u8],
+    response: &[u8],
+    options: ConnectionOptions,
+) -> Result<u32> {
+    let shared_env =
+        env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
+    let handle = runtime::handle()
+        .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
+    let nodelay = options.disable_nagle_algorithm.unwrap_or(true);
+    let (std_stream, info) = tcp::adopt(fd, nodelay)
+        .map_err(|e| Error::from_reason(format!("cannot adopt the socket: {e}")))?;
+    if options.keepalive.unwrap_or(true) && options.use_native_keepalive.unwrap_or(false) {
+        let idle = millis(options.keepalive_interval, 20000.0).max(Duration::from_secs(1));
+        let ka = socket2::TcpKeepalive::new().with_time(idle);
+        let _ = socket2::SockRef::from(&std_stream).set_tcp_keepalive(&ka);
+    }
+    let stream = {
+        let _guard = handle.enter();
+        tokio::net::TcpStream::from_std(std_stream)
+            .map_err(|e| Error::from_reason(format!("cannot register the socket: {e}")))?
+    };
+    let mut conn = Connection::new(options.to_config(), Instant::now());
+    conn.queue_handshake(response);
+    let id = REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        match r.free.pop() {
+            Some(id) => id,
+            None => {
+                r.slots.push(None);
+                r.slots.len() as u32
+            }
+        }
+    });
+    let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
+    let shared = Arc::new(ConnShared::new(id, conn, stream, info, sink));
+    REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
+    shared_env.add_conn(env.raw(), &shared);
+    shared.flush();
+    handle.spawn(rt_conn::run(shared, BytesMut::from(head)));
+    Ok(id)
+}
+
+/// Writes the sends made outside a batch (called from a microtask).
+#[napi(catch_unwind)]
+pub fn flush() {
+    if let Some(env) = env_shared() {
+        env.flush_dirty();
+    }
 }
 
 /// Result of a send, as a number: bit 0 `outputBufferFull`, bit 1 "schedule a flush", or -1
@@ -183,218 +220,204 @@ const FULL: i32 = 1;
 const SCHEDULE_FLUSH: i32 = 2;
 const NOT_OPEN: i32 = -1;
 
-/// The JS handle of an adopted connection.
-#[napi]
-pub struct NativeConnection {
-    conn: Weak<ConnShared>,
-    env: Arc<EnvShared>,
-    id: u32,
-}
-
-#[napi]
-impl NativeConnection {
-    /// The connection's id in event batches.
-    #[napi(getter)]
-    pub fn id(&self) -> u32 {
-        self.id
-    }
-
-    fn send(&self, opcode: OpCode, payload: &[u8], token: Option<u32>) -> i32 {
-        let Some(conn) = self.conn.upgrade() else {
-            return NOT_OPEN;
-        };
-        let r = conn.with(|core| core.conn.send_message(opcode, payload, token));
-        self.after_send(&conn, r)
-    }
-
-    fn after_send<E>(&self, conn: &Arc<ConnShared>, r: std::result::Result<bool, E>) -> i32 {
-        match r {
-            Err(_) => NOT_OPEN,
-            Ok(full) => {
-                let mut out = if full { FULL } else { 0 };
-                if self.env.mark_dirty(conn) {
-                    out |= SCHEDULE_FLUSH;
-                }
-                out
+fn after_send<E>(conn: &Arc<ConnShared>, r: std::result::Result<bool, E>) -> i32 {
+    match r {
+        Err(_) => NOT_OPEN,
+        Ok(full) => {
+            let mut out = if full { FULL } else { 0 };
+            if env_shared().is_some_and(|env| env.mark_dirty(conn)) {
+                out |= SCHEDULE_FLUSH;
             }
-        }
-    }
-
-    /// Queues a text message; `token` identifies its callback in a later `Sent` event.
-    #[napi]
-    pub fn send_text(&self, text: JsString, token: Option<u32>) -> Result<i32> {
-        let value = text.value();
-        TEXT.with(|scratch| {
-            let mut buf = scratch.borrow_mut();
-            utf8_into(value.env, value.value, &mut buf)?;
-            Ok(self.send(OpCode::Text, &buf, token))
-        })
-    }
-
-    /// Queues a binary message.
-    #[napi]
-    pub fn send_binary(&self, data: &[u8], token: Option<u32>) -> i32 {
-        self.send(OpCode::Binary, data, token)
-    }
-
-    /// Queues frames encoded by the application (`sendFrame`).
-    #[napi]
-    pub fn send_encoded(&self, data: &[u8], token: Option<u32>) -> i32 {
-        let Some(conn) = self.conn.upgrade() else {
-            return NOT_OPEN;
-        };
-        let r = conn.with(|core| core.conn.send_encoded(data, token));
-        self.after_send(&conn, r)
-    }
-
-    /// Queues a ping (at most 125 bytes are sent).
-    #[napi]
-    pub fn ping(&self, data: &[u8]) -> i32 {
-        self.control(|c| c.ping(data))
-    }
-
-    /// Queues a pong (at most 125 bytes are sent).
-    #[napi]
-    pub fn pong(&self, data: &[u8]) -> i32 {
-        self.control(|c| c.pong(data))
-    }
-
-    fn control(&self, f: impl FnOnce(&mut Connection)) -> i32 {
-        let Some(conn) = self.conn.upgrade() else {
-            return NOT_OPEN;
-        };
-        conn.with(|core| f(&mut core.conn));
-        self.after_send::<()>(&conn, Ok(false))
-    }
-
-    /// Starts the close handshake with a code the caller has validated.
-    #[napi]
-    pub fn close(&self, code: u32, description: String) {
-        if let Some(conn) = self.conn.upgrade() {
-            let now = Instant::now();
-            conn.with(|core| core.conn.close(code as u16, &description, now));
-            conn.flush();
-        }
-    }
-
-    /// Ends the connection now; the caller emits its own `close` event.
-    #[napi(js_name = "drop")]
-    pub fn drop_now(&self, code: u32, description: Option<String>, skip_close_frame: bool) {
-        if let Some(conn) = self.conn.upgrade() {
-            conn.with(|core| {
-                core.conn
-                    .drop_connection(code as u16, description, skip_close_frame, false)
-            });
-            conn.flush();
-        }
-    }
-
-    /// Stops reading the socket.
-    #[napi]
-    pub fn pause(&self) {
-        if let Some(conn) = self.conn.upgrade() {
-            conn.set_paused(true);
-        }
-    }
-
-    /// Resumes reading the socket.
-    #[napi]
-    pub fn resume(&self) {
-        if let Some(conn) = self.conn.upgrade() {
-            conn.set_paused(false);
-        }
-    }
-
-    /// Whether the application answers pings itself (it has `ping` listeners).
-    #[napi]
-    pub fn set_app_handles_pings(&self, yes: bool) {
-        if let Some(conn) = self.conn.upgrade() {
-            conn.with(|core| core.conn.set_app_handles_pings(yes));
-        }
-    }
-
-    /// Bytes queued and not yet written.
-    #[napi(getter)]
-    pub fn buffered_amount(&self) -> f64 {
-        self.conn
-            .upgrade()
-            .map(|c| c.lock().conn.buffered() as f64)
-            .unwrap_or(0.0)
-    }
-
-    /// Bytes received on the socket so far.
-    #[napi(getter)]
-    pub fn bytes_read(&self) -> f64 {
-        self.conn
-            .upgrade()
-            .map(|c| c.lock().bytes_read as f64)
-            .unwrap_or(0.0)
-    }
-
-    /// Bytes written to the socket so far.
-    #[napi(getter)]
-    pub fn bytes_written(&self) -> f64 {
-        self.conn
-            .upgrade()
-            .map(|c| c.lock().bytes_written as f64)
-            .unwrap_or(0.0)
-    }
-
-    /// The socket's addresses (fixed at adoption).
-    #[napi]
-    pub fn addresses(&self) -> Option<SocketAddresses> {
-        self.conn.upgrade().map(|c| SocketAddresses {
-            remote_address: c.info.remote_address.clone(),
-            remote_port: u32::from(c.info.remote_port),
-            remote_family: c.info.remote_family.to_owned(),
-            local_address: c.info.local_address.clone(),
-            local_port: u32::from(c.info.local_port),
-        })
-    }
-
-    /// `socket.setNoDelay()`.
-    #[napi]
-    pub fn set_no_delay(&self, enable: bool) {
-        if let Some(conn) = self.conn.upgrade() {
-            let _ = conn.stream().set_nodelay(enable);
-        }
-    }
-
-    /// `socket.setKeepAlive()`: TCP keepalive probes after `delay_ms` of idleness.
-    #[napi]
-    pub fn set_keep_alive(&self, enable: bool, delay_ms: f64) {
-        if let Some(conn) = self.conn.upgrade() {
-            let sock = socket2::SockRef::from(conn.stream());
-            let _ = if enable {
-                let idle = millis(Some(delay_ms), 0.0).max(Duration::from_secs(1));
-                sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))
-            } else {
-                sock.set_keepalive(false)
-            };
+            out
         }
     }
 }
 
-/// Copies a JS string's UTF-8 encoding into `out` (reusing its allocation).
-fn utf8_into(env: sys::napi_env, value: sys::napi_value, out: &mut Vec<u8>) -> Result<()> {
-    let mut len = 0usize;
-    // SAFETY: `value` is a JS string handle valid for this call, `env` its environment.
-    let status =
-        unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) };
-    if status != sys::Status::napi_ok {
-        return Err(Error::new(Status::StringExpected, "expected a string"));
+fn send(id: u32, opcode: OpCode, payload: &[u8], token: Option<u32>) -> i32 {
+    let Some(conn) = conn(id) else {
+        return NOT_OPEN;
+    };
+    let r = conn.with(|core| core.conn.send_message(opcode, payload, token));
+    after_send(&conn, r)
+}
+
+/// Queues a text message; `token` identifies its callback in a later `SENT` event.
+#[napi(catch_unwind)]
+pub fn send_text(id: u32, text: JsString, token: Option<u32>) -> Result<i32> {
+    let value = text.value();
+    TEXT.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        utf8_into(value.env, value.value, &mut buf)?;
+        Ok(send(id, OpCode::Text, &buf, token))
+    })
+}
+
+/// Queues a binary message.
+#[napi(catch_unwind)]
+pub fn send_binary(id: u32, data: &[u8], token: Option<u32>) -> i32 {
+    send(id, OpCode::Binary, data, token)
+}
+
+/// Queues frames encoded by the application (`sendFrame`).
+#[napi(catch_unwind)]
+pub fn send_encoded(id: u32, data: &[u8], token: Option<u32>) -> i32 {
+    let Some(conn) = conn(id) else {
+        return NOT_OPEN;
+    };
+    let r = conn.with(|core| core.conn.send_encoded(data, token));
+    after_send(&conn, r)
+}
+
+fn control(id: u32, f: impl FnOnce(&mut Connection)) -> i32 {
+    let Some(conn) = conn(id) else {
+        return NOT_OPEN;
+    };
+    conn.with(|core| f(&mut core.conn));
+    after_send::<()>(&conn, Ok(false))
+}
+
+/// Queues a ping (at most 125 bytes are sent).
+#[napi(catch_unwind)]
+pub fn ping(id: u32, data: &[u8]) -> i32 {
+    control(id, |c| c.ping(data))
+}
+
+/// Queues a pong (at most 125 bytes are sent).
+#[napi(catch_unwind)]
+pub fn pong(id: u32, data: &[u8]) -> i32 {
+    control(id, |c| c.pong(data))
+}
+
+/// Starts the close handshake with a code the caller has validated.
+#[napi(catch_unwind)]
+pub fn close(id: u32, code: u32, description: String) {
+    if let Some(conn) = conn(id) {
+        let now = Instant::now();
+        conn.with(|core| core.conn.close(code as u16, &description, now));
+        conn.flush();
     }
+}
+
+/// Ends the connection now; the caller emits its own `close` event.
+#[napi(catch_unwind, js_name = "drop")]
+pub fn drop_now(id: u32, code: u32, description: Option<String>, skip_close_frame: bool) {
+    if let Some(conn) = conn(id) {
+        conn.with(|core| {
+            core.conn
+                .drop_connection(code as u16, description, skip_close_frame, false)
+        });
+        conn.flush();
+    }
+}
+
+/// Stops (`true`) or resumes reading the socket.
+#[napi(catch_unwind)]
+pub fn set_paused(id: u32, paused: bool) {
+    if let Some(conn) = conn(id) {
+        conn.set_paused(paused);
+    }
+}
+
+/// Whether the application answers pings itself (it has `ping` listeners).
+#[napi(catch_unwind)]
+pub fn set_app_handles_pings(id: u32, yes: bool) {
+    if let Some(conn) = conn(id) {
+        conn.with(|core| core.conn.set_app_handles_pings(yes));
+    }
+}
+
+/// Bytes queued and not yet written.
+#[napi(catch_unwind)]
+pub fn buffered_amount(id: u32) -> f64 {
+    conn(id)
+        .map(|c| c.lock().conn.buffered() as f64)
+        .unwrap_or(0.0)
+}
+
+/// Bytes received and written on the socket so far, as `[read, written]`.
+#[napi(catch_unwind)]
+pub fn byte_counts(id: u32) -> Vec<f64> {
+    conn(id)
+        .map(|c| {
+            let core = c.lock();
+            vec![core.bytes_read as f64, core.bytes_written as f64]
+        })
+        .unwrap_or_else(|| vec![0.0, 0.0])
+}
+
+/// The socket's addresses (fixed at adoption).
+#[napi(catch_unwind)]
+pub fn addresses(id: u32) -> Option<SocketAddresses> {
+    conn(id).map(|c| SocketAddresses {
+        remote_address: c.info.remote_address.clone(),
+        remote_port: u32::from(c.info.remote_port),
+        remote_family: c.info.remote_family.to_owned(),
+        local_address: c.info.local_address.clone(),
+        local_port: u32::from(c.info.local_port),
+    })
+}
+
+/// `socket.setNoDelay()`.
+#[napi(catch_unwind)]
+pub fn set_no_delay(id: u32, enable: bool) {
+    if let Some(conn) = conn(id) {
+        let _ = conn.stream().set_nodelay(enable);
+    }
+}
+
+/// `socket.setKeepAlive()`: TCP keepalive probes after `delay_ms` of idleness.
+#[napi(catch_unwind)]
+pub fn set_keep_alive(id: u32, enable: bool, delay_ms: f64) {
+    if let Some(conn) = conn(id) {
+        let sock = socket2::SockRef::from(conn.stream());
+        let _ = if enable {
+            let idle = millis(Some(delay_ms), 0.0).max(Duration::from_secs(1));
+            sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))
+        } else {
+            sock.set_keepalive(false)
+        };
+    }
+}
+
+/// Copies a JS string's UTF-8 encoding into `out` (reusing its allocation). Performance
+/// choice: one N-API call when the string fits the scratch space (the common case), instead
+/// of asking for the length first.
+fn utf8_into(env: sys::napi_env, value: sys::napi_value, out: &mut Vec<u8>) -> Result<()> {
+    const MIN_SCRATCH: usize = 64 * 1024;
     out.clear();
-    out.reserve(len + 1);
+    if out.capacity() < MIN_SCRATCH {
+        out.reserve(MIN_SCRATCH);
+    }
     let mut written = 0usize;
-    // SAFETY: `out` has room for `len` bytes plus the terminating NUL N-API writes.
+    let cap = out.capacity();
+    // SAFETY: `value` is a JS string handle valid for this call, `env` its environment; N-API
+    // writes at most `cap - 1` bytes plus a NUL into `out`'s spare capacity.
     let status = unsafe {
-        sys::napi_get_value_string_utf8(env, value, out.as_mut_ptr().cast(), len + 1, &mut written)
+        sys::napi_get_value_string_utf8(env, value, out.as_mut_ptr().cast(), cap, &mut written)
     };
     if status != sys::Status::napi_ok {
         return Err(Error::new(Status::StringExpected, "expected a string"));
     }
-    // SAFETY: N-API wrote `written` initialised bytes (≤ len) into the reserved space.
-    unsafe { out.set_len(written.min(len)) };
+    // A result that fills the space may have been cut: measure and copy again.
+    if written + 4 >= cap {
+        let mut len = 0usize;
+        // SAFETY: as above; a null buffer asks for the length only.
+        let status =
+            unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::StringExpected, "expected a string"));
+        }
+        out.reserve(len + 1);
+        let cap = out.capacity();
+        // SAFETY: as above, with room for `len` bytes and the NUL.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(env, value, out.as_mut_ptr().cast(), cap, &mut written)
+        };
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::StringExpected, "expected a string"));
+        }
+    }
+    // SAFETY: N-API wrote `written` initialised bytes into the reserved space.
+    unsafe { out.set_len(written.min(out.capacity())) };
     Ok(())
 }

@@ -15,7 +15,11 @@ use napi::sys;
 use crate::protocol::connection::Event;
 use crate::runtime::conn::{delivered_bytes, ConnShared, EventSink};
 
-/// Event kinds as JavaScript sees them in a batch: `[id, kind, value, id, kind, value, ...]`.
+/// Event kinds as JavaScript sees them. A batch is `dispatch(count, values, meta?)`: for
+/// event `i`, `meta[3i]` is the connection id, `meta[3i + 1]` the kind (with [`kind::HAS_VALUE`]
+/// when the next entry of `values` belongs to it) and `meta[3i + 2]` a number (a send token, a
+/// close code, a frame's first header byte). `meta` is a Uint32Array over memory this module
+/// writes directly; it is passed again only when it had to grow.
 pub(crate) mod kind {
     pub const TEXT: u32 = 1;
     pub const BINARY: u32 = 2;
@@ -27,10 +31,12 @@ pub(crate) mod kind {
     pub const ERROR: u32 = 8;
     /// The socket is closed and the connection's task is over; always the last event.
     pub const GONE: u32 = 9;
-    /// `FRAME + first header byte` (FIN, RSV bits, opcode); the value is the payload.
-    pub const FRAME: u32 = 0x100;
-    /// `CLOSED + close code`; the value is the description, or undefined for the standard one.
-    pub const CLOSED: u32 = 0x10000;
+    /// A frame (`assembleFragments: false`); the number is its first header byte.
+    pub const FRAME: u32 = 10;
+    /// The connection closed; the number is the code, the value (if any) the description.
+    pub const CLOSED: u32 = 11;
+    /// Flag: this event takes the next entry of `values`.
+    pub const HAS_VALUE: u32 = 0x100;
 }
 
 /// An event waiting for the JS thread, or the end of a connection.
@@ -256,22 +262,75 @@ unsafe extern "C" fn call_js(
     }
     // SAFETY: `context` is the EnvShared kept alive by the function until `finalize`.
     let shared = unsafe { &*(context as *const EnvShared) };
-    let items = std::mem::take(&mut *lock(&shared.queue));
-    if items.is_empty() {
-        return;
-    }
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let items = std::mem::take(&mut *lock(&shared.queue));
+        if items.is_empty() {
+            return;
+        }
         // SAFETY: on the JS thread, inside the function's callback, with valid handles.
         unsafe { deliver(env, dispatch, shared, &items) };
-    }));
-    for (conn, item) in &items {
-        match item {
-            Queued::Event(e) => conn.delivered(delivered_bytes(e)),
-            Queued::Gone => shared.conn_gone(env),
+        for (conn, item) in &items {
+            match item {
+                Queued::Event(e) => conn.delivered(delivered_bytes(e)),
+                Queued::Gone => {
+                    shared.conn_gone(env);
+                    super::connection::release(conn.id);
+                }
+            }
         }
-    }
-    drop(items);
-    shared.flush_dirty();
+        drop(items);
+        shared.flush_dirty();
+    }));
+}
+
+/// The JS-owned memory that carries the batch's numbers, kept between batches.
+struct Meta {
+    reference: sys::napi_ref,
+    data: *mut u32,
+    words: usize,
+}
+
+thread_local! {
+    static META: std::cell::RefCell<Option<Meta>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Returns a pointer to at least `words` u32s of the shared metadata buffer, and the new
+/// ArrayBuffer when it had to be (re)allocated (JS must then switch to it).
+unsafe fn meta_buffer(
+    env: sys::napi_env,
+    words: usize,
+) -> Option<(*mut u32, Option<sys::napi_value>)> {
+    META.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if let Some(m) = slot.as_ref() {
+            if m.words >= words {
+                return Some((m.data, None));
+            }
+        }
+        let capacity = words.next_power_of_two().max(1024);
+        let mut data = ptr::null_mut();
+        let mut buffer = ptr::null_mut();
+        let mut reference = ptr::null_mut();
+        // SAFETY: JS thread; the ArrayBuffer's memory stays valid while the reference holds it.
+        unsafe {
+            if sys::napi_create_arraybuffer(env, capacity * 4, &mut data, &mut buffer)
+                != sys::Status::napi_ok
+                || sys::napi_create_reference(env, buffer, 1, &mut reference)
+                    != sys::Status::napi_ok
+            {
+                return None;
+            }
+            if let Some(old) = slot.take() {
+                sys::napi_delete_reference(env, old.reference);
+            }
+        }
+        *slot = Some(Meta {
+            reference,
+            data: data.cast(),
+            words: capacity,
+        });
+        Some((data.cast(), Some(buffer)))
+    })
 }
 
 unsafe fn deliver(
@@ -280,44 +339,61 @@ unsafe fn deliver(
     shared: &EnvShared,
     items: &[(Arc<ConnShared>, Queued)],
 ) {
-    let mut batch = ptr::null_mut();
-    // SAFETY (whole function): N-API calls on the JS thread with handles created here.
+    // SAFETY (whole function): N-API calls on the JS thread with handles created here; `meta`
+    // points to at least 3 * items.len() u32s of a live ArrayBuffer.
     unsafe {
-        if sys::napi_create_array_with_length(env, items.len() * 3, &mut batch)
-            != sys::Status::napi_ok
-        {
+        let Some((meta, new_buffer)) = meta_buffer(env, items.len() * 3) else {
+            return;
+        };
+        let mut values = ptr::null_mut();
+        if sys::napi_create_array(env, &mut values) != sys::Status::napi_ok {
             return;
         }
         let mut undefined = ptr::null_mut();
         sys::napi_get_undefined(env, &mut undefined);
+        let mut next_value = 0u32;
         for (i, (conn, item)) in items.iter().enumerate() {
-            let (k, value) = match item {
-                Queued::Gone => (kind::GONE, undefined),
-                Queued::Event(e) => encode(env, e, undefined),
+            let (mut k, aux, value) = match item {
+                Queued::Gone => (kind::GONE, 0, None),
+                Queued::Event(e) => encode(env, e),
             };
-            let base = (i * 3) as u32;
-            sys::napi_set_element(env, batch, base, uint(env, conn.id));
-            sys::napi_set_element(env, batch, base + 1, uint(env, k));
-            sys::napi_set_element(env, batch, base + 2, value);
+            if let Some(v) = value {
+                k |= kind::HAS_VALUE;
+                sys::napi_set_element(env, values, next_value, v);
+                next_value += 1;
+            }
+            *meta.add(i * 3) = conn.id;
+            *meta.add(i * 3 + 1) = k;
+            *meta.add(i * 3 + 2) = aux;
         }
+        let mut count = ptr::null_mut();
+        sys::napi_create_uint32(env, items.len() as u32, &mut count);
+        let args = [count, values, new_buffer.unwrap_or(undefined)];
         shared.in_batch.store(true, Ordering::Relaxed);
         let mut result = ptr::null_mut();
-        sys::napi_call_function(env, undefined, dispatch, 1, &batch, &mut result);
+        sys::napi_call_function(
+            env,
+            undefined,
+            dispatch,
+            args.len(),
+            args.as_ptr(),
+            &mut result,
+        );
         shared.in_batch.store(false, Ordering::Relaxed);
     }
-}
-
-unsafe fn uint(env: sys::napi_env, v: u32) -> sys::napi_value {
-    let mut out = ptr::null_mut();
-    // SAFETY: JS thread, valid env.
-    unsafe { sys::napi_create_uint32(env, v, &mut out) };
-    out
 }
 
 unsafe fn string(env: sys::napi_env, s: &[u8]) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: JS thread; `s` is valid UTF-8 (checked by the protocol core) of `s.len()` bytes.
-    unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out) };
+    // ASCII, the common case, takes V8's one-byte copy instead of its UTF-8 decoder.
+    unsafe {
+        if s.is_ascii() {
+            sys::napi_create_string_latin1(env, s.as_ptr().cast(), s.len() as isize, &mut out);
+        } else {
+            sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut out);
+        }
+    }
     out
 }
 
@@ -329,22 +405,19 @@ unsafe fn buffer(env: sys::napi_env, b: &[u8]) -> sys::napi_value {
     out
 }
 
-unsafe fn encode(
-    env: sys::napi_env,
-    e: &Event,
-    undefined: sys::napi_value,
-) -> (u32, sys::napi_value) {
+/// An event's kind, number and value for a batch.
+unsafe fn encode(env: sys::napi_env, e: &Event) -> (u32, u32, Option<sys::napi_value>) {
     // SAFETY (whole function): JS thread, valid env.
     unsafe {
         match e {
-            Event::Text(b) => (kind::TEXT, string(env, b)),
-            Event::Binary(b) => (kind::BINARY, buffer(env, b)),
-            Event::Ping(b) => (kind::PING, buffer(env, b)),
-            Event::Pong(b) => (kind::PONG, buffer(env, b)),
-            Event::Drain => (kind::DRAIN, undefined),
-            Event::Sent(t) => (kind::SENT, uint(env, *t)),
-            Event::SendFailed(t) => (kind::SEND_FAILED, uint(env, *t)),
-            Event::Error(msg) => (kind::ERROR, string(env, msg.as_bytes())),
+            Event::Text(b) => (kind::TEXT, 0, Some(string(env, b))),
+            Event::Binary(b) => (kind::BINARY, 0, Some(buffer(env, b))),
+            Event::Ping(b) => (kind::PING, 0, Some(buffer(env, b))),
+            Event::Pong(b) => (kind::PONG, 0, Some(buffer(env, b))),
+            Event::Drain => (kind::DRAIN, 0, None),
+            Event::Sent(t) => (kind::SENT, *t, None),
+            Event::SendFailed(t) => (kind::SEND_FAILED, *t, None),
+            Event::Error(msg) => (kind::ERROR, 0, Some(string(env, msg.as_bytes()))),
             Event::Frame {
                 fin,
                 rsv,
@@ -353,14 +426,12 @@ unsafe fn encode(
             } => {
                 let head =
                     (u32::from(*fin) << 7) | (u32::from(*rsv & 7) << 4) | u32::from(*opcode & 0xF);
-                (kind::FRAME + head, buffer(env, payload))
+                (kind::FRAME, head, Some(buffer(env, payload)))
             }
             Event::Closed { code, description } => (
-                kind::CLOSED + u32::from(*code),
-                match description {
-                    Some(d) => string(env, d.as_bytes()),
-                    None => undefined,
-                },
+                kind::CLOSED,
+                u32::from(*code),
+                description.as_ref().map(|d| string(env, d.as_bytes())),
             ),
         }
     }
