@@ -11,7 +11,9 @@ use bytes::{Bytes, BytesMut};
 use super::close::code;
 use super::entropy::Entropy;
 use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
-use super::message::{encode_close, Incoming, Receiver, ReceiverConfig, SenderConfig};
+use super::message::{
+    encode_close, Incoming, MaskKeySource, Receiver, ReceiverConfig, SenderConfig,
+};
 use super::outbox::Outbox;
 use super::state::{CloseStep, ConnectionState};
 
@@ -97,7 +99,9 @@ pub struct Connection {
     config: ConnectionConfig,
     receiver: Receiver,
     outbox: Outbox,
-    keys: Entropy,
+    /// Masking keys, for a client only (a server sends unmasked frames): created on first use
+    /// so that a server's idle connection does not carry a 256-byte pool.
+    keys: LazyKeys,
     state: ConnectionState,
     events: Vec<Event>,
     close_code: Option<u16>,
@@ -118,7 +122,7 @@ impl Connection {
         Connection {
             receiver: Receiver::new(config.receiver),
             outbox: Outbox::new(),
-            keys: Entropy::new(),
+            keys: LazyKeys(None),
             state: ConnectionState::Open,
             events: Vec::new(),
             close_code: None,
@@ -473,6 +477,16 @@ impl Connection {
     fn stop_keepalive(&mut self) {
         self.keepalive_at = None;
         self.grace_at = None;
+    }
+}
+
+/// An entropy pool allocated when the first key is asked for.
+#[derive(Debug, Default)]
+struct LazyKeys(Option<Box<Entropy>>);
+
+impl MaskKeySource for LazyKeys {
+    fn next_key(&mut self) -> [u8; 4] {
+        self.0.get_or_insert_with(Box::default).next_key()
     }
 }
 
