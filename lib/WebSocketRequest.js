@@ -299,11 +299,13 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
   connection.remoteAddresses = this.remoteAddresses;
 
   if (this._socketIsClosing) {
+    this._abandonSocket();
     failedBeforeAccept(connection);
   } else {
     try {
       this._handOff(connection, response);
     } catch (err) {
+      this._abandonSocket();
       failedBeforeAccept(connection);
     }
   }
@@ -341,6 +343,14 @@ WebSocketRequest.prototype._handOff = function (connection, response) {
 };
 
 function noop() {}
+
+// The peer went away (or half-closed) before accept(): let the socket go entirely, so neither
+// the descriptor nor the http server's count keeps it.
+WebSocketRequest.prototype._abandonSocket = function () {
+  this._removeSocketListeners();
+  this.socket.on('error', noop);
+  this.socket.destroy();
+};
 
 function failedBeforeAccept(connection) {
   process.nextTick(function () {
