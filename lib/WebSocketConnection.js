@@ -22,20 +22,11 @@ const SEND_NOT_OPEN = -1;
 function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, config) {
   EventEmitter.call(this);
   this._pingListenerCount = 0;
-  this.on('newListener', function (ev) {
-    if (ev === 'ping') {
-      this._pingListenerCount++;
-      this._syncPingListeners();
-    }
-  }).on('removeListener', function (ev) {
-    if (ev === 'ping') {
-      this._pingListenerCount--;
-      this._syncPingListeners();
-    }
-  });
+  this.on('newListener', onNewListener).on('removeListener', onRemoveListener);
 
   this.config = config;
-  this.socket = socket;
+  // After the hand-off `socket` becomes an AdoptedSocket, made when first read.
+  this._socket = socket;
   this.protocol = protocol;
   this.extensions = extensions;
   this.remoteAddress = socket ? socket.remoteAddress : undefined;
@@ -65,11 +56,39 @@ function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, 
 
   // The native connection's id, 0 until the socket is handed to Rust and after it is gone.
   this._id = 0;
+  this._adoptedId = 0;
   this._callbacks = null;
   this._nextToken = 1;
 }
 
 util.inherits(WebSocketConnection, EventEmitter);
+
+// Pings are answered in Rust unless the application listens for them.
+function onNewListener(ev) {
+  if (ev === 'ping') {
+    this._pingListenerCount++;
+    this._syncPingListeners();
+  }
+}
+
+function onRemoveListener(ev) {
+  if (ev === 'ping') {
+    this._pingListenerCount--;
+    this._syncPingListeners();
+  }
+}
+
+Object.defineProperty(WebSocketConnection.prototype, 'socket', {
+  get: function () {
+    if (this._socket === null && this._adoptedId !== 0) {
+      this._socket = new AdoptedSocket(this, this._adoptedId, native.addresses(this._adoptedId));
+    }
+    return this._socket;
+  },
+  set: function (value) {
+    this._socket = value;
+  },
+});
 
 WebSocketConnection.CLOSE_REASON_NORMAL = 1000;
 WebSocketConnection.CLOSE_REASON_GOING_AWAY = 1001;
@@ -112,7 +131,8 @@ WebSocketConnection.isValidCloseCode = isValidCloseCode;
 // Called by WebSocketRequest once the native side owns the socket.
 WebSocketConnection.prototype._attachNative = function (id) {
   this._id = id;
-  this.socket = new AdoptedSocket(this, id, native.addresses(id));
+  this._adoptedId = id;
+  this._socket = null;
   if (this._pingListenerCount > 0) {
     native.setAppHandlesPings(id, true);
   }
@@ -189,7 +209,15 @@ WebSocketConnection.prototype._handleError = function (description) {
   }
 };
 
+// The socket's details are kept for code that reads them after the close.
+WebSocketConnection.prototype._keepSocketDetails = function () {
+  if (this._socket === null && this._adoptedId !== 0) {
+    this.socket._counts();
+  }
+};
+
 WebSocketConnection.prototype._handleClosed = function (code, description) {
+  this._keepSocketDetails();
   this.connected = false;
   this.state = STATE_CLOSED;
   this.closeReasonCode = code;
@@ -365,6 +393,7 @@ WebSocketConnection.prototype.drop = function (reasonCode, description, skipClos
   this.closeDescription = description;
   this.connected = false;
   this.state = STATE_CLOSED;
+  this._keepSocketDetails();
   if (this._id !== 0) {
     // A code that may not go on the wire (1005, 1006, ...) is never put in a close frame.
     const skip = Boolean(skipCloseFrame) || !isValidCloseCode(reasonCode);
