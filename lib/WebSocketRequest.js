@@ -20,17 +20,7 @@ const badCookieValueChar = /[^\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]/;
 const quotedCookieValue = /^"[^"]*"$/;
 const controlCharsAndSemicolon = /[\x00-\x20\x3b]/g;
 
-// Whether Rust can take this socket over: a plain TCP socket with a file descriptor. Anything
-// else (TLS, pipes, wrapped streams) needs the bridged transport.
-function canAdopt(socket) {
-  if (process.env.WEBSOCKET_RS_FORCE_BRIDGE === '1') {
-    return false;
-  }
-  const handle = socket && socket._handle;
-  return Boolean(handle) && !socket.encrypted && !socket.destroyed &&
-    handle.constructor && handle.constructor.name === 'TCP' &&
-    typeof handle.fd === 'number' && handle.fd >= 0;
-}
+const canAdopt = context.canAdopt;
 
 function WebSocketRequest(socket, httpRequest, serverConfig) {
   EventEmitter.call(this);
@@ -313,13 +303,9 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
   return connection;
 };
 
-// Gives the socket to Rust, in one tick: stop Node reading, collect what it already read, let
-// Rust duplicate the descriptor and write the 101, then destroy Node's socket (which closes
-// Node's copy of the descriptor without shutting the connection down).
+// Hands the socket to Rust with the 101 response and every byte received after the request.
 WebSocketRequest.prototype._handOff = function (connection, response) {
-  const socket = this.socket;
   this._removeSocketListeners();
-  socket._handle.readStop();
   const chunks = [];
   if (this._head && this._head.length > 0) {
     chunks.push(this._head);
@@ -328,18 +314,9 @@ WebSocketRequest.prototype._handOff = function (connection, response) {
     chunks.push(chunk);
   }
   this._received = [];
-  if (socket.readableLength > 0) {
-    let chunk;
-    while ((chunk = socket.read()) !== null) {
-      chunks.push(chunk);
-    }
-  }
-  const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-  const id = context.adopt(socket._handle.fd, head, Buffer.from(response, 'latin1'),
+  const id = context.handOff(this.socket, chunks, Buffer.from(response, 'latin1'),
     this.serverConfig, connection);
   connection._attachNative(id);
-  socket.on('error', noop);
-  socket.destroy();
 };
 
 function noop() {}

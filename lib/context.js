@@ -71,21 +71,49 @@ function flushNow() {
   native.flush();
 }
 
+function noop() {}
+
+// Whether Rust can take this socket over: a plain TCP socket with a file descriptor. Anything
+// else (TLS, pipes, wrapped streams) needs the bridged transport.
+function canAdopt(socket) {
+  if (process.env.WEBSOCKET_RS_FORCE_BRIDGE === '1') {
+    return false;
+  }
+  const handle = socket && socket._handle;
+  return Boolean(handle) && !socket.encrypted && !socket.destroyed &&
+    handle.constructor && handle.constructor.name === 'TCP' &&
+    typeof handle.fd === 'number' && handle.fd >= 0;
+}
+
+// Gives a socket to Rust, all in one tick (DESIGN.md §2): stop Node reading, collect what it
+// already read, let Rust duplicate the descriptor (and write `response` first), then destroy
+// Node's socket, which closes Node's copy of the descriptor without shutting the connection
+// down. `chunks` are bytes received after the HTTP head. Returns the connection's id.
+function handOff(socket, chunks, response, options, connection) {
+  if (!initialised) {
+    native.init(dispatch);
+    initialised = true;
+  }
+  socket._handle.readStop();
+  if (socket.readableLength > 0) {
+    let chunk;
+    while ((chunk = socket.read()) !== null) {
+      chunks.push(chunk);
+    }
+  }
+  const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  const id = native.adopt(socket._handle.fd, head, response, options);
+  connections.set(id, connection);
+  socket.on('error', noop);
+  socket.destroy();
+  return id;
+}
+
 module.exports = {
   KIND,
   native,
-
-  // Takes over a plain TCP socket's descriptor (see WebSocketRequest._handOff); returns the
-  // connection's id.
-  adopt(fd, head, response, options, connection) {
-    if (!initialised) {
-      native.init(dispatch);
-      initialised = true;
-    }
-    const id = native.adopt(fd, head, response, options);
-    connections.set(id, connection);
-    return id;
-  },
+  canAdopt,
+  handOff,
 
   // Sends made outside a batch are written from a microtask, once per tick.
   scheduleFlush() {
