@@ -4,7 +4,7 @@ const notYet = require('./lib/notYet');
 
 module.exports = {
   server: require('./lib/WebSocketServer'),
-  client: notYet('WebSocketClient'),
+  client: require('./lib/WebSocketClient'),
   router: notYet('WebSocketRouter'),
   frame: require('./lib/WebSocketFrame'),
   request: require('./lib/WebSocketRequest'),
