@@ -223,14 +223,18 @@ impl Connection {
     }
 
     fn handle(&mut self, incoming: Incoming, now: Instant) {
-        if !self.config.receiver.assemble_fragments {
+        // As in the original, once the application has called close() it is told of no more
+        // messages; the peer's close frame is still processed, to finish the handshake.
+        let open = self.state == ConnectionState::Open;
+        if !self.config.receiver.assemble_fragments && open {
             if let Some(frame) = frame_event(&incoming) {
                 self.events.push(frame);
             }
         }
         match incoming {
-            Incoming::Text(data) => self.events.push(Event::Text(data)),
-            Incoming::Binary(data) => self.events.push(Event::Binary(data)),
+            Incoming::Text(data) if open => self.events.push(Event::Text(data)),
+            Incoming::Binary(data) if open => self.events.push(Event::Binary(data)),
+            Incoming::Text(_) | Incoming::Binary(_) => {}
             Incoming::Frame(_) => {}
             Incoming::Ping(data) => {
                 if self.state == ConnectionState::Open {
@@ -643,6 +647,17 @@ mod tests {
                 description: Some("bye".into())
             }]
         );
+    }
+
+    #[test]
+    fn no_messages_after_the_application_closes() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        c.close(1000, "", now);
+        c.receive(&mut masked(true, OpCode::Text, b"late"), now);
+        assert!(events(&mut c).is_empty());
+        c.receive(&mut masked(true, OpCode::Close, &[0x03, 0xE8]), now);
+        assert_eq!(c.transport_goal(), TransportGoal::Close);
     }
 
     #[test]
