@@ -1,0 +1,496 @@
+//! The client side of RFC 6455, as much as the load generator needs: the opening handshake,
+//! masked client frames, and a streaming parser for the server's (unmasked) frames.
+//!
+//! The parser never buffers a data payload: it checks each chunk against the expected echo as it
+//! arrives, so a 1 MiB message costs no more memory than a 64-byte one.
+
+use std::io;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+pub const OP_CONT: u8 = 0x0;
+pub const OP_TEXT: u8 = 0x1;
+pub const OP_BINARY: u8 = 0x2;
+pub const OP_CLOSE: u8 = 0x8;
+pub const OP_PING: u8 = 0x9;
+pub const OP_PONG: u8 = 0xA;
+
+/// `ws://host[:port][/path]`
+#[derive(Clone, Debug)]
+pub struct Url {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub host_header: String,
+}
+
+pub fn parse_url(s: &str) -> Result<Url, String> {
+    let rest = s
+        .strip_prefix("ws://")
+        .ok_or_else(|| format!("only ws:// URLs are supported: {s}"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rfind(':') {
+        Some(i) => (
+            &authority[..i],
+            authority[i + 1..]
+                .parse::<u16>()
+                .map_err(|_| format!("bad port in {s}"))?,
+        ),
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err(format!("no host in {s}"));
+    }
+    Ok(Url {
+        host: host.to_string(),
+        port,
+        path: path.to_string(),
+        host_header: authority.to_string(),
+    })
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("OS random source");
+    b
+}
+
+fn accept_key(key: &str) -> String {
+    let mut h = Sha1::new();
+    h.update(key.as_bytes());
+    h.update(GUID.as_bytes());
+    B64.encode(h.finalize())
+}
+
+fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// TCP connect + HTTP upgrade. Returns the stream and whatever bytes followed the 101 response
+/// (frames the server sent right away), which go into the frame parser's buffer.
+pub async fn connect(url: &Url, timeout: Duration) -> Result<(TcpStream, Vec<u8>), String> {
+    match tokio::time::timeout(timeout, connect_inner(url)).await {
+        Ok(r) => r,
+        Err(_) => Err("handshake timed out".to_string()),
+    }
+}
+
+async fn connect_inner(url: &Url) -> Result<(TcpStream, Vec<u8>), String> {
+    let mut stream = TcpStream::connect((url.host.as_str(), url.port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("nodelay: {e}"))?;
+    let key = B64.encode(random_bytes::<16>());
+    let req = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        url.path, url.host_header, key
+    );
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("write upgrade request: {e}"))?;
+
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let head_end = loop {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("read upgrade response: {e}"))?;
+        if n == 0 {
+            return Err("connection closed during the handshake".to_string());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = find_subslice(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 16 * 1024 {
+            return Err("upgrade response headers too long".to_string());
+        }
+    };
+    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| "non-UTF-8 response head")?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("");
+    let mut parts = status.split(' ');
+    let (ver, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if !ver.starts_with("HTTP/1.") || code != "101" {
+        return Err(format!("expected 101, got: {status}"));
+    }
+    let want = accept_key(&key);
+    let mut accept_ok = false;
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("sec-websocket-accept") {
+                if value.trim() != want {
+                    return Err(format!("bad Sec-WebSocket-Accept: {}", value.trim()));
+                }
+                accept_ok = true;
+            }
+        }
+    }
+    if !accept_ok {
+        return Err("no Sec-WebSocket-Accept in the 101 response".to_string());
+    }
+    Ok((stream, buf[head_end..].to_vec()))
+}
+
+/// Appends one masked client frame (FIN set) to `out`.
+pub fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
+    out.push(0x80 | opcode);
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if len <= 0xFFFF {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+}
+
+pub fn close_frame(code: u16) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8);
+    encode_frame(&mut v, OP_CLOSE, &code.to_be_bytes(), random_bytes::<4>());
+    v
+}
+
+/// What a data message must look like; `Any` accepts (and ignores) every data message.
+pub enum Expect<'a> {
+    Any,
+    Exact { opcode: u8, payload: &'a [u8] },
+}
+
+/// What one `Rx::process` call saw.
+pub struct Events {
+    pub messages: u64,
+    /// Payload length of the latest ping (its bytes in `ping_buf`); a pong answers the latest only.
+    pub ping: Option<usize>,
+    pub ping_buf: [u8; 125],
+    /// Close code of a close frame from the server (1005 when it carried none).
+    pub close: Option<u16>,
+}
+
+impl Events {
+    pub fn new() -> Self {
+        Events {
+            messages: 0,
+            ping: None,
+            ping_buf: [0; 125],
+            close: None,
+        }
+    }
+    pub fn clear(&mut self) {
+        self.messages = 0;
+        self.ping = None;
+        self.close = None;
+    }
+}
+
+/// Streaming parser for server frames, with its own fixed read buffer.
+pub struct Rx {
+    buf: Vec<u8>,
+    end: usize,
+    in_frame: bool,
+    f_opcode: u8,
+    f_fin: bool,
+    remaining: u64,
+    msg_opcode: u8, // 0: no data message in progress
+    msg_len: u64,
+    ctrl: [u8; 125],
+    ctrl_len: usize,
+}
+
+impl Rx {
+    pub fn new(cap: usize, initial: &[u8]) -> Self {
+        let mut buf = vec![0u8; cap.max(initial.len()).max(256)];
+        buf[..initial.len()].copy_from_slice(initial);
+        Rx {
+            buf,
+            end: initial.len(),
+            in_frame: false,
+            f_opcode: 0,
+            f_fin: false,
+            remaining: 0,
+            msg_opcode: 0,
+            msg_len: 0,
+            ctrl: [0; 125],
+            ctrl_len: 0,
+        }
+    }
+
+    /// Free space to read into.
+    pub fn space(&mut self) -> &mut [u8] {
+        &mut self.buf[self.end..]
+    }
+
+    pub fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+
+    /// Consumes every complete header and every payload byte in the buffer; leaves at most a
+    /// partial header (< 14 bytes), moved to the front.
+    pub fn process(&mut self, expect: &Expect, ev: &mut Events) -> Result<(), String> {
+        let mut pos = 0usize;
+        loop {
+            if !self.in_frame {
+                let avail = &self.buf[pos..self.end];
+                if avail.len() < 2 {
+                    break;
+                }
+                let (b0, b1) = (avail[0], avail[1]);
+                if b1 & 0x80 != 0 {
+                    return Err("masked frame from the server".into());
+                }
+                if b0 & 0x70 != 0 {
+                    return Err("RSV bits set in a server frame".into());
+                }
+                let (hlen, len) = match b1 & 0x7F {
+                    126 => {
+                        if avail.len() < 4 {
+                            break;
+                        }
+                        (4, u16::from_be_bytes([avail[2], avail[3]]) as u64)
+                    }
+                    127 => {
+                        if avail.len() < 10 {
+                            break;
+                        }
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&avail[2..10]);
+                        let l = u64::from_be_bytes(b);
+                        if l >> 63 != 0 {
+                            return Err("64-bit frame length with the top bit set".into());
+                        }
+                        (10, l)
+                    }
+                    n => (2, n as u64),
+                };
+                let opcode = b0 & 0x0F;
+                let fin = b0 & 0x80 != 0;
+                match opcode {
+                    OP_CONT => {
+                        if self.msg_opcode == 0 {
+                            return Err("continuation frame without a message".into());
+                        }
+                    }
+                    OP_TEXT | OP_BINARY => {
+                        if self.msg_opcode != 0 {
+                            return Err("new data frame inside a fragmented message".into());
+                        }
+                        if let Expect::Exact { opcode: want, .. } = expect {
+                            if opcode != *want {
+                                return Err(format!("echo has opcode {opcode}, sent {want}"));
+                            }
+                        }
+                        self.msg_opcode = opcode;
+                        self.msg_len = 0;
+                    }
+                    OP_CLOSE | OP_PING | OP_PONG => {
+                        if !fin || len > 125 {
+                            return Err("fragmented or oversized control frame".into());
+                        }
+                        self.ctrl_len = 0;
+                    }
+                    _ => return Err(format!("unknown opcode {opcode}")),
+                }
+                pos += hlen;
+                self.in_frame = true;
+                self.f_opcode = opcode;
+                self.f_fin = fin;
+                self.remaining = len;
+            }
+
+            let take = (self.end - pos).min(self.remaining.min(usize::MAX as u64) as usize);
+            if take > 0 {
+                let chunk = &self.buf[pos..pos + take];
+                if self.f_opcode >= OP_CLOSE {
+                    self.ctrl[self.ctrl_len..self.ctrl_len + take].copy_from_slice(chunk);
+                    self.ctrl_len += take;
+                } else {
+                    if let Expect::Exact { payload, .. } = expect {
+                        let off = self.msg_len as usize;
+                        if off + take > payload.len() {
+                            return Err(format!(
+                                "echo longer than the message sent ({} bytes)",
+                                payload.len()
+                            ));
+                        }
+                        if chunk != &payload[off..off + take] {
+                            return Err("echo content differs from the message sent".into());
+                        }
+                    }
+                    self.msg_len += take as u64;
+                }
+                pos += take;
+                self.remaining -= take as u64;
+            }
+            if self.remaining > 0 {
+                break;
+            }
+
+            self.in_frame = false;
+            match self.f_opcode {
+                OP_CLOSE => {
+                    ev.close = Some(if self.ctrl_len >= 2 {
+                        u16::from_be_bytes([self.ctrl[0], self.ctrl[1]])
+                    } else {
+                        1005
+                    });
+                }
+                OP_PING => {
+                    ev.ping_buf[..self.ctrl_len].copy_from_slice(&self.ctrl[..self.ctrl_len]);
+                    ev.ping = Some(self.ctrl_len);
+                }
+                OP_PONG => {}
+                _ => {
+                    if self.f_fin {
+                        if let Expect::Exact { payload, .. } = expect {
+                            if self.msg_len != payload.len() as u64 {
+                                return Err(format!(
+                                    "echo of {} bytes, sent {}",
+                                    self.msg_len,
+                                    payload.len()
+                                ));
+                            }
+                        }
+                        self.msg_opcode = 0;
+                        ev.messages += 1;
+                    }
+                }
+            }
+        }
+        if pos > 0 {
+            self.buf.copy_within(pos..self.end, 0);
+            self.end -= pos;
+        }
+        Ok(())
+    }
+}
+
+/// Outgoing side of an echo connection. All data frames of a connection are the same bytes, so
+/// `frames` holds K copies of the pre-masked frame and "send n more messages" is only arithmetic:
+/// no copy and no allocation per message. A control frame (pong) waits for a frame boundary.
+pub struct Tx {
+    frames: Vec<u8>,
+    frame_len: usize,
+    pending: u64, // data bytes still to write
+    off: usize,   // position inside the current frame, in [0, frame_len)
+    ctrl: Vec<u8>,
+    ctrl_pos: usize,
+}
+
+impl Tx {
+    pub fn new(frame: &[u8], copies: usize) -> Self {
+        let mut frames = Vec::with_capacity(frame.len() * copies);
+        for _ in 0..copies.max(1) {
+            frames.extend_from_slice(frame);
+        }
+        Tx {
+            frames,
+            frame_len: frame.len(),
+            pending: 0,
+            off: 0,
+            ctrl: Vec::with_capacity(140),
+            ctrl_pos: 0,
+        }
+    }
+
+    pub fn queue_messages(&mut self, n: u64) {
+        self.pending += n * self.frame_len as u64;
+    }
+
+    pub fn queue_pong(&mut self, payload: &[u8]) {
+        if self.ctrl_pos == 0 {
+            // replace an unsent pong: only the latest ping needs an answer
+            self.ctrl.clear();
+            encode_frame(&mut self.ctrl, OP_PONG, payload, random_bytes::<4>());
+        }
+    }
+
+    /// Writes without waiting; Ok(true) when everything queued went out.
+    pub fn flush(&mut self, s: &TcpStream) -> io::Result<bool> {
+        loop {
+            if !self.ctrl.is_empty() && self.off == 0 {
+                match s.try_write(&self.ctrl[self.ctrl_pos..]) {
+                    Ok(n) => {
+                        self.ctrl_pos += n;
+                        if self.ctrl_pos == self.ctrl.len() {
+                            self.ctrl.clear();
+                            self.ctrl_pos = 0;
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.pending == 0 {
+                return Ok(self.ctrl.is_empty());
+            }
+            let n = ((self.frames.len() - self.off) as u64).min(self.pending) as usize;
+            match s.try_write(&self.frames[self.off..self.off + n]) {
+                Ok(w) => {
+                    self.pending -= w as u64;
+                    self.off = (self.off + w) % self.frame_len;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Closing handshake from the client side: send a close frame (code 1000), then read until the
+/// server's close frame and the end of the TCP stream (or `timeout`). Data frames still arriving
+/// are ignored.
+pub async fn close(mut stream: TcpStream, mut rx: Rx, timeout: Duration) -> Result<(), String> {
+    let fut = async move {
+        stream
+            .write_all(&close_frame(1000))
+            .await
+            .map_err(|e| format!("write close: {e}"))?;
+        let mut ev = Events::new();
+        let mut got_close = false;
+        loop {
+            ev.clear();
+            rx.process(&Expect::Any, &mut ev)?;
+            if ev.close.is_some() {
+                got_close = true;
+            }
+            let n = match stream.read(rx.space()).await {
+                Ok(n) => n,
+                // a reset after the server's close frame is still a completed close
+                Err(_) if got_close => return Ok(()),
+                Err(e) => return Err(format!("read while closing: {e}")),
+            };
+            if n == 0 {
+                return if got_close {
+                    Ok(())
+                } else {
+                    Err("server closed TCP without a close frame".to_string())
+                };
+            }
+            rx.filled(n);
+        }
+    };
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err("closing handshake timed out".to_string()),
+    }
+}

@@ -1,0 +1,823 @@
+#!/usr/bin/env node
+'use strict';
+// The websocket-rs benchmark: the same echo job on websocket-rs, ws and websocket (WebSocket-Node
+// 1.0.35) servers, in one run, each server pinned to one core and driven by bench/loadgen pinned
+// to another. Reports server CPU-µs per operation and RSS per idle connection, and each figure as a
+// ratio to ws measured in the same run. See bench/README.md.
+//
+//   npm run bench                 full run (~10 min)
+//   npm run bench -- --quick      short run (< 2 min)
+//   options: --impl ws,websocket  --scenario echo64,echo1m,handshakes,idle  --help
+
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+const ECHO_JS = path.join(__dirname, 'servers', 'echo.js');
+const LOADGEN_DIR = path.join(__dirname, 'loadgen');
+const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
+const RESULTS_DIR = path.join(__dirname, 'results');
+const IMPLS = ['websocket-rs', 'ws', 'websocket'];
+const BASELINE = 'ws';
+const MiB = 1024 * 1024;
+
+// ------------------------------------------------------------------------------------------------
+// arguments
+
+function parseArgs(argv) {
+  const opts = { quick: false, impls: IMPLS.slice(), scenarios: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--impl') opts.impls = argv[++i].split(',').filter(Boolean);
+    else if (a === '--scenario') opts.scenarios = argv[++i].split(',').filter(Boolean);
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node bench/run.js [--quick] [--impl websocket-rs,ws,websocket] ' +
+        '[--scenario echo64,echo1m,handshakes,idle]');
+      process.exit(0);
+    } else {
+      console.error('unknown argument: ' + a);
+      process.exit(2);
+    }
+  }
+  for (const i of opts.impls) {
+    if (!IMPLS.includes(i)) {
+      console.error('unknown implementation: ' + i);
+      process.exit(2);
+    }
+  }
+  opts.impls = IMPLS.filter((i) => opts.impls.includes(i)); // keep the canonical order
+  return opts;
+}
+
+// Sizes. Quick: a few seconds per cell; full: enough to drown the noise of a shared machine.
+function scenarioList(quick) {
+  return [
+    {
+      id: 'echo64',
+      title: 'echo 64 B text',
+      desc: '50 connections x 32 in flight, 64-byte text messages echoed',
+      metric: 'CPU-µs/msg',
+      kind: 'echo',
+      saturates: true, // 1,600 messages in flight keep any of these servers' core busy
+      params: { conns: 50, inflight: 32, size: 64, kind: 'text',
+        warmup: quick ? 100000 : 300000, messages: quick ? 500000 : 3000000 },
+      timeoutMs: quick ? 30000 : 150000,
+    },
+    {
+      id: 'echo1m',
+      title: 'echo 1 MiB binary',
+      desc: '4 connections x 1 in flight, 1 MiB binary messages echoed',
+      metric: 'CPU-µs/msg',
+      kind: 'echo',
+      params: { conns: 4, inflight: 1, size: MiB, kind: 'binary',
+        warmup: quick ? 100 : 300, messages: quick ? 1500 : 6000 },
+      timeoutMs: quick ? 30000 : 150000,
+    },
+    {
+      id: 'handshakes',
+      title: 'handshakes',
+      desc: 'connect, upgrade, close (1000), 50 at a time',
+      metric: 'CPU-µs/handshake',
+      kind: 'handshakes',
+      // V8 needs ~3,000 handshakes before the per-handshake cost settles (measured: 400 -> 170 µs)
+      params: { warmup: 3000, count: quick ? 3000 : 15000, concurrency: 50 },
+      timeoutMs: quick ? 30000 : 120000,
+    },
+    {
+      id: 'idle',
+      title: quick ? 'idle connections (5,000)' : 'idle connections (10,000)',
+      desc: 'RSS after opening N idle connections minus before, divided by N',
+      metric: 'KB/conn',
+      kind: 'idle',
+      params: { conns: quick ? 5000 : 10000, warmup: 2000, batch: 100 },
+      timeoutMs: quick ? 30000 : 90000,
+    },
+  ];
+}
+
+// ------------------------------------------------------------------------------------------------
+// child processes: every one is tracked and killed on exit, error or signal
+
+const children = new Set();
+
+function killAll() {
+  for (const c of children) {
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch (_) {
+      // already gone
+    }
+  }
+  children.clear();
+}
+
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: stopping every process the benchmark started`);
+    killAll();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (e) => {
+  console.error(e);
+  killAll();
+  process.exit(1);
+});
+process.on('unhandledRejection', (e) => {
+  console.error(e);
+  killAll();
+  process.exit(1);
+});
+
+// Collects a child's stdout lines and lets callers wait for one that matches.
+class Proc {
+  constructor(name, cmd, args, options = {}) {
+    this.name = name;
+    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: ROOT, ...options });
+    this.pid = this.child.pid;
+    this.lines = [];
+    this.stderr = '';
+    this.waiters = [];
+    this.exited = null; // {code, signal}
+    this.exitWaiters = [];
+    children.add(this.child);
+    let partial = '';
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (d) => {
+      partial += d;
+      let i;
+      while ((i = partial.indexOf('\n')) >= 0) {
+        this.lines.push(partial.slice(0, i));
+        partial = partial.slice(i + 1);
+      }
+      this.wake();
+    });
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (d) => {
+      this.stderr = (this.stderr + d).slice(-4000);
+    });
+    if (this.child.stdin) this.child.stdin.on('error', () => {}); // EPIPE if it died
+    this.child.on('error', (e) => {
+      this.stderr += String(e.message);
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+      children.delete(this.child);
+      this.wake();
+      for (const w of this.exitWaiters.splice(0)) w();
+    });
+  }
+
+  wake() {
+    for (const w of this.waiters.slice()) w();
+  }
+
+  describeExit() {
+    const e = this.exited;
+    const how = e.signal ? `signal ${e.signal}` : `code ${e.code}`;
+    const err = this.stderr.trim().split('\n').slice(-3).join(' | ');
+    return `${this.name} exited (${how})${err ? ': ' + err : ''}`;
+  }
+
+  // Resolves with the first line (from `from` on) that matches; rejects on timeout or exit.
+  waitLine(match, timeoutMs, what) {
+    return new Promise((resolve, reject) => {
+      let scanned = 0;
+      const check = () => {
+        for (; scanned < this.lines.length; scanned++) {
+          const l = this.lines[scanned];
+          if (match(l)) {
+            this.lines.splice(0, scanned + 1);
+            done();
+            resolve(l);
+            return;
+          }
+        }
+        if (this.exited) {
+          done();
+          reject(new Error(`${this.describeExit()} before ${what}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out after ${(timeoutMs / 1000).toFixed(0)} s waiting for ${this.name}: ${what}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        const i = this.waiters.indexOf(check);
+        if (i >= 0) this.waiters.splice(i, 1);
+      };
+      this.waiters.push(check);
+      check();
+    });
+  }
+
+  waitJson(key, timeoutMs, what) {
+    return this.waitLine((l) => {
+      if (!l.startsWith('{')) return false;
+      try {
+        return key in JSON.parse(l);
+      } catch (_) {
+        return false;
+      }
+    }, timeoutMs, what).then((l) => JSON.parse(l));
+  }
+
+  waitExit(timeoutMs) {
+    if (this.exited) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.exitWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  kill(sig) {
+    if (this.exited) return;
+    try {
+      process.kill(this.pid, sig);
+    } catch (_) {
+      // gone
+    }
+  }
+
+  // SIGTERM, then SIGKILL if it does not go within graceMs.
+  async stop(graceMs = 3000) {
+    if (this.exited) return;
+    this.kill('SIGTERM');
+    if (!(await this.waitExit(graceMs))) {
+      this.kill('SIGKILL');
+      await this.waitExit(2000);
+    }
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------------------------------------
+// /proc
+
+let CLK_TCK = 100;
+
+function readCpuTicks(pid) {
+  // process totals (all threads): utime + stime, fields 14 and 15 of /proc/<pid>/stat
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  return Number(f[11]) + Number(f[12]);
+}
+
+function readRssKB(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(s);
+  if (!m) throw new Error('no VmRSS for pid ' + pid);
+  return Number(m[1]);
+}
+
+function cpuSample(pid) {
+  return { ticks: readCpuTicks(pid), t: process.hrtime.bigint() };
+}
+
+// seconds of CPU and of wall time between two samples
+function cpuDelta(a, b) {
+  return { cpu: (b.ticks - a.ticks) / CLK_TCK, wall: Number(b.t - a.t) / 1e9 };
+}
+
+function allowedCpus() {
+  try {
+    const s = fs.readFileSync('/proc/self/status', 'utf8');
+    const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(s);
+    const cpus = [];
+    for (const part of m[1].trim().split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      for (let c = a; c <= (b === undefined ? a : b); c++) cpus.push(c);
+    }
+    return cpus;
+  } catch (_) {
+    return os.cpus().map((_, i) => i);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// building blocks
+
+let PIN = { server: null, loadgen: null };
+
+// Starts `cmd args` pinned to `core` with the soft fd limit raised to the hard limit; the pid
+// stays the process's own (bash and taskset exec).
+function spawnPinned(name, core, cmd, args) {
+  const pinned = core === null ? [cmd, ...args] : ['taskset', '-c', String(core), cmd, ...args];
+  return new Proc(name, 'bash',
+    ['-c', 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bench', ...pinned]);
+}
+
+async function startServer(impl) {
+  const p = spawnPinned(`${impl} server`, PIN.server, process.execPath,
+    [ECHO_JS, '--impl', impl, '--port', '0', '--exit-on-stdin-eof']);
+  const line = await p.waitLine((l) => l.startsWith('READY '), 15000, 'READY');
+  p.port = Number(line.split(' ')[1]);
+  p.url = `ws://127.0.0.1:${p.port}/`;
+  return p;
+}
+
+function startLoadgen(args) {
+  return spawnPinned('loadgen', PIN.loadgen, LOADGEN, args);
+}
+
+// Runs the loadgen to completion and returns its result line (the JSON with `key`).
+async function runLoadgen(args, key, timeoutMs) {
+  const lg = startLoadgen(args);
+  try {
+    const res = await lg.waitJson(key, timeoutMs, `"${key}" result`);
+    if (!(await lg.waitExit(10000))) throw new Error('loadgen did not exit after its result');
+    return res;
+  } finally {
+    await lg.stop(1000);
+  }
+}
+
+function checkErrors(res, what) {
+  if (res.errors > 0) {
+    throw new Error(`${what}: ${res.errors} loadgen error(s)` +
+      (res.first_error ? ` (first: ${res.first_error})` : ''));
+  }
+}
+
+function echoArgs(url, p, messages, sync) {
+  const a = ['echo', '--url', url, '--conns', String(p.conns), '--inflight', String(p.inflight),
+    '--size', String(p.size), '--kind', p.kind, '--messages', String(messages)];
+  if (sync) a.push('--sync');
+  return a;
+}
+
+// ------------------------------------------------------------------------------------------------
+// scenarios: each returns { value, ...details } for one implementation, or throws
+
+async function runEcho(server, sc) {
+  const p = sc.params;
+  const deadline = Date.now() + sc.timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+
+  const warm = await runLoadgen(echoArgs(server.url, p, p.warmup, false), 'messages', left());
+  checkErrors(warm, 'warm-up');
+  await sleep(200); // let the warm-up connections' closes finish
+
+  const lg = startLoadgen(echoArgs(server.url, p, p.messages, true));
+  try {
+    const conn = await lg.waitJson('connected', left(), 'connections');
+    checkErrors(conn, 'connecting');
+    const s0 = cpuSample(server.pid);
+    const l0 = cpuSample(lg.pid);
+    lg.child.stdin.write('go\n');
+    const res = await lg.waitJson('messages', left(), 'echo result');
+    const s1 = cpuSample(server.pid);
+    const l1 = cpuSample(lg.pid);
+    checkErrors(res, 'echo');
+    if (res.messages !== p.messages) throw new Error(`only ${res.messages} of ${p.messages} echoes`);
+    await lg.waitExit(10000);
+    const sd = cpuDelta(s0, s1);
+    const ld = cpuDelta(l0, l1);
+    return {
+      value: (sd.cpu * 1e6) / res.messages,
+      messages: res.messages,
+      seconds: res.seconds,
+      rate: res.messages / res.seconds,
+      rateUnit: 'msg/s',
+      serverCore: sd.cpu / sd.wall,
+      loadgenCore: ld.cpu / ld.wall,
+    };
+  } finally {
+    await lg.stop(1000);
+  }
+}
+
+async function runHandshakes(server, sc) {
+  const p = sc.params;
+  const deadline = Date.now() + sc.timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+  const hsArgs = (n) => ['handshakes', '--url', server.url, '--count', String(n),
+    '--concurrency', String(p.concurrency)];
+
+  const warm = await runLoadgen(hsArgs(p.warmup), 'handshakes', left());
+  checkErrors(warm, 'warm-up');
+  await sleep(300);
+
+  const lg = startLoadgen(hsArgs(p.count));
+  try {
+    const s0 = cpuSample(server.pid);
+    const res = await lg.waitJson('handshakes', left(), 'handshakes result');
+    await sleep(200); // the server's share of the last closes
+    const s1 = cpuSample(server.pid);
+    checkErrors(res, 'handshakes');
+    if (res.handshakes !== p.count) throw new Error(`only ${res.handshakes} of ${p.count} handshakes`);
+    const sd = cpuDelta(s0, s1);
+    return {
+      value: (sd.cpu * 1e6) / res.handshakes,
+      handshakes: res.handshakes,
+      seconds: res.seconds,
+      rate: res.handshakes / res.seconds,
+      rateUnit: 'hs/s',
+      serverCore: sd.cpu / res.seconds,
+      loadgenCore: res.cpu_ticks / CLK_TCK / res.seconds, // the loadgen exits right after its result
+    };
+  } finally {
+    await lg.stop(1000);
+  }
+}
+
+async function runIdle(server, sc) {
+  const p = sc.params;
+  const deadline = Date.now() + sc.timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+
+  // warm the accept/upgrade path so that lazily loaded code is not billed to the connections
+  const warm = await runLoadgen(['handshakes', '--url', server.url, '--count', String(p.warmup),
+    '--concurrency', '50'], 'handshakes', left());
+  checkErrors(warm, 'warm-up');
+  await sleep(500);
+
+  const rss0 = readRssKB(server.pid);
+  const lg = startLoadgen(['idle', '--url', server.url, '--conns', String(p.conns),
+    '--hold-secs', String(Math.ceil(sc.timeoutMs / 1000) + 30), '--batch', String(p.batch)]);
+  try {
+    const res = await lg.waitJson('open', left(), 'all connections open');
+    checkErrors(res, 'opening');
+    if (res.open !== p.conns) throw new Error(`only ${res.open} of ${p.conns} connections opened`);
+    await sleep(1000); // let the server settle
+    const rss1 = readRssKB(server.pid);
+    lg.child.stdin.end(); // the loadgen closes every connection with a closing handshake
+    const closed = await lg.waitJson('closed', left(), 'connections closed');
+    if (closed.closed !== res.open) {
+      throw new Error(`only ${closed.closed} of ${res.open} connections closed cleanly` +
+        (closed.first_error ? ` (first: ${closed.first_error})` : ''));
+    }
+    return {
+      value: (rss1 - rss0) / res.open,
+      conns: res.open,
+      rssBeforeKB: rss0,
+      rssAfterKB: rss1,
+      seconds: res.seconds,
+      rate: res.open / res.seconds,
+      rateUnit: 'conn/s',
+    };
+  } finally {
+    await lg.stop(1000);
+  }
+}
+
+const RUNNERS = { echo: runEcho, handshakes: runHandshakes, idle: runIdle };
+
+async function runCell(impl, sc) {
+  let server = null;
+  const t0 = Date.now();
+  try {
+    server = await startServer(impl);
+    // the whole cell is bounded: a hung server or loadgen fails the cell, not the run
+    let timer;
+    const guard = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cell timed out after ${sc.timeoutMs / 1000} s`)),
+        sc.timeoutMs + 15000);
+    });
+    try {
+      const work = RUNNERS[sc.kind](server, sc);
+      work.catch(() => {}); // if the guard wins, the scenario's own later failure is moot
+      const r = await Promise.race([work, guard]);
+      if (server.exited) throw new Error(server.describeExit());
+      return { status: 'ok', ...r, cellSeconds: (Date.now() - t0) / 1000 };
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (e) {
+    return { status: 'failed', error: e.message, cellSeconds: (Date.now() - t0) / 1000 };
+  } finally {
+    // anything the scenario left behind (a loadgen on a timed-out path) goes with the server
+    for (const c of children) {
+      if (!server || c !== server.child) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch (_) {
+          // gone
+        }
+      }
+    }
+    if (server) await server.stop(3000);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// setup
+
+function newestMtime(p) {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let m = st.mtimeMs;
+  for (const e of fs.readdirSync(p)) m = Math.max(m, newestMtime(path.join(p, e)));
+  return m;
+}
+
+async function buildLoadgen() {
+  let stale = true;
+  if (fs.existsSync(LOADGEN)) {
+    const src = Math.max(newestMtime(path.join(LOADGEN_DIR, 'src')),
+      fs.statSync(path.join(LOADGEN_DIR, 'Cargo.toml')).mtimeMs);
+    stale = fs.statSync(LOADGEN).mtimeMs < src;
+  }
+  if (!stale) return;
+  console.log('building bench/loadgen (cargo build --release) ...');
+  const p = new Proc('cargo', 'cargo', ['build', '--release', '--quiet', '--manifest-path',
+    path.join(LOADGEN_DIR, 'Cargo.toml')]);
+  p.child.stdin.end();
+  if (!(await p.waitExit(600000))) {
+    await p.stop();
+    throw new Error('building the loadgen timed out');
+  }
+  if (p.exited.code !== 0 || !fs.existsSync(LOADGEN)) {
+    throw new Error('building the loadgen failed:\n' + p.stderr);
+  }
+}
+
+// Can this implementation's server be constructed? (websocket-rs may not be written yet.)
+async function probe(impl) {
+  const p = new Proc(`${impl} probe`, process.execPath, [ECHO_JS, '--impl', impl, '--check']);
+  let line;
+  try {
+    line = await p.waitLine((l) => l === 'OK' || l.startsWith('ERROR '), 15000, 'probe answer');
+  } catch (e) {
+    return { ok: false, skip: false, why: e.message };
+  } finally {
+    await p.stop(1000);
+  }
+  if (line === 'OK') return { ok: true };
+  const why = line.slice(6);
+  return { ok: false, skip: /not implemented yet/.test(why), why };
+}
+
+function versionOf(mod) {
+  try {
+    return require(path.join(ROOT, 'node_modules', mod, 'package.json')).version;
+  } catch (_) {
+    return null;
+  }
+}
+
+function gitCommit() {
+  try {
+    return execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch (_) {
+    return null;
+  }
+}
+
+function machineInfo() {
+  let cpuModel = null;
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    cpuModel = m ? m[1].trim() : null;
+  } catch (_) {
+    // not Linux?
+  }
+  let nproc = null;
+  try {
+    nproc = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  } catch (_) {
+    nproc = os.cpus().length;
+  }
+  return {
+    nproc,
+    cpuModel,
+    kernel: os.release(),
+    node: process.version,
+    clkTck: CLK_TCK,
+    loadavgAtStart: fs.readFileSync('/proc/loadavg', 'utf8').trim(),
+    fdLimit: (() => {
+      try {
+        return execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
+      } catch (_) {
+        return null;
+      }
+    })(),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// report
+
+function fmt(v) {
+  if (v >= 1000) return v.toFixed(0);
+  if (v >= 100) return v.toFixed(1);
+  if (v >= 10) return v.toFixed(2);
+  return v.toFixed(2);
+}
+
+function fmtRate(v) {
+  if (v >= 1e6) return (v / 1e6).toFixed(2) + 'M';
+  if (v >= 1e3) return (v / 1e3).toFixed(1) + 'k';
+  return v.toFixed(0);
+}
+
+function pad(s, n) {
+  s = String(s);
+  return s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length);
+}
+
+function printTable(scenarios, results, impls) {
+  const W0 = 28;
+  const W1 = 18;
+  const W = 24;
+  let out = '\n' + pad('scenario', W0) + pad('metric', W1) + impls.map((i) => pad(i, W)).join('') + '\n';
+  out += '-'.repeat(W0 + W1 + W * impls.length) + '\n';
+  for (const sc of scenarios) {
+    const row = results[sc.id];
+    const base = row[BASELINE];
+    const cells = impls.map((impl) => {
+      const r = row[impl];
+      if (!r) return 'n/a';
+      if (r.status === 'skipped') return 'skipped';
+      if (r.status !== 'ok') return 'FAILED';
+      const ratio = base && base.status === 'ok' ? ` (${(r.value / base.value).toFixed(2)}x)` : '';
+      return fmt(r.value) + ratio;
+    });
+    out += pad(sc.title, W0) + pad(sc.metric, W1) + cells.map((c) => pad(c, W)).join('') + '\n';
+  }
+  out += '\nratios are to ws in this run (ws = 1.00x); lower is better for every metric.\n';
+
+  // details: throughput and how busy each side was (the loadgen must not be the bottleneck)
+  out += '\n' + pad('details', W0) + pad('', W1) + impls.map((i) => pad(i, W)).join('') + '\n';
+  for (const sc of scenarios) {
+    const row = results[sc.id];
+    const rate = impls.map((impl) => {
+      const r = row[impl];
+      return r && r.status === 'ok' ? `${fmtRate(r.rate)} ${r.rateUnit}` : '';
+    });
+    out += pad(sc.title, W0) + pad('throughput', W1) + rate.map((c) => pad(c, W)).join('') + '\n';
+    if (sc.kind !== 'idle') {
+      const busy = impls.map((impl) => {
+        const r = row[impl];
+        return r && r.status === 'ok'
+          ? `${(r.serverCore * 100).toFixed(0)}% / ${(r.loadgenCore * 100).toFixed(0)}%` : '';
+      });
+      out += pad('', W0) + pad('core srv / lg', W1) + busy.map((c) => pad(c, W)).join('') + '\n';
+    } else {
+      const rss = impls.map((impl) => {
+        const r = row[impl];
+        return r && r.status === 'ok'
+          ? `${(r.rssBeforeKB / 1024).toFixed(0)} -> ${(r.rssAfterKB / 1024).toFixed(0)} MB` : '';
+      });
+      out += pad('', W0) + pad('server RSS', W1) + rss.map((c) => pad(c, W)).join('') + '\n';
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  try {
+    CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch (_) {
+    CLK_TCK = 100;
+  }
+  const notes = [];
+  const cpus = allowedCpus();
+  let haveTaskset = true;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+  } catch (_) {
+    haveTaskset = false;
+  }
+  if (cpus.length >= 2 && haveTaskset) {
+    PIN = { server: cpus[0], loadgen: cpus[1] };
+  } else {
+    notes.push('servers and loadgen NOT pinned (needs taskset and 2 CPUs): figures are less comparable');
+  }
+
+  let scenarios = scenarioList(opts.quick);
+  if (opts.scenarios) {
+    for (const s of opts.scenarios) {
+      if (!scenarios.some((x) => x.id === s)) {
+        console.error('unknown scenario: ' + s);
+        process.exit(2);
+      }
+    }
+    scenarios = scenarios.filter((s) => opts.scenarios.includes(s.id));
+  }
+  if (opts.quick) {
+    notes.push('quick run: fewer messages, handshakes and connections than the full run ' +
+      `(idle: ${scenarioList(true).find((s) => s.id === 'idle').params.conns} connections, not 10,000)`);
+  }
+
+  await buildLoadgen();
+  const machine = machineInfo();
+  const needFds = Math.max(...scenarios.map((s) => (s.kind === 'idle' ? s.params.conns : 0))) + 200;
+  if (Number(machine.fdLimit) < needFds) {
+    notes.push(`fd hard limit ${machine.fdLimit} is below the ${needFds} the idle scenario needs`);
+  }
+
+  console.log(`websocket-rs bench (${opts.quick ? 'quick' : 'full'}): node ${machine.node}, ` +
+    `${machine.nproc} CPUs (${machine.cpuModel}), server on CPU ${PIN.server}, loadgen on CPU ${PIN.loadgen}`);
+
+  // which implementations can run at all
+  const status = {};
+  for (const impl of opts.impls) {
+    const pr = await probe(impl);
+    if (pr.ok) status[impl] = { run: true };
+    else if (pr.skip) {
+      status[impl] = { run: false, status: 'skipped', why: pr.why };
+      notes.push(`${impl} skipped: its server is not implemented yet (${pr.why})`);
+    } else {
+      status[impl] = { run: false, status: 'failed', why: pr.why };
+      notes.push(`${impl} cannot start: ${pr.why}`);
+    }
+  }
+  for (const n of notes) console.log('note: ' + n);
+
+  const results = {};
+  for (const sc of scenarios) {
+    results[sc.id] = {};
+    for (const impl of opts.impls) {
+      let r;
+      if (!status[impl].run) {
+        r = { status: status[impl].status, error: status[impl].why };
+      } else {
+        process.stdout.write(`${pad(sc.title, 28)} ${pad(impl, 14)} `);
+        r = await runCell(impl, sc);
+        if (r.status === 'ok') {
+          const busy = r.serverCore !== undefined
+            ? `, server core ${(r.serverCore * 100).toFixed(0)}%, loadgen core ${(r.loadgenCore * 100).toFixed(0)}%`
+            : '';
+          console.log(`${fmt(r.value)} ${sc.metric}  (${fmtRate(r.rate)} ${r.rateUnit}${busy}; ` +
+            `${r.cellSeconds.toFixed(1)} s)`);
+          if (sc.saturates && r.serverCore < 0.8 && !(r.loadgenCore > 0.9)) {
+            notes.push(`${sc.title} / ${impl}: the server used only ${(r.serverCore * 100).toFixed(0)}% ` +
+              'of its core: other load on the machine? (see /proc/loadavg in the JSON)');
+          }
+          if (r.loadgenCore > 0.9 && r.serverCore < 0.9) {
+            r.loadgenBound = true;
+            notes.push(`${sc.title} / ${impl}: the loadgen's core was saturated ` +
+              `(${(r.loadgenCore * 100).toFixed(0)}%) while the server's was not: throughput is loadgen-bound`);
+          }
+        } else {
+          console.log(`FAILED: ${r.error}`);
+        }
+      }
+      results[sc.id][impl] = r;
+    }
+  }
+
+  const impls = opts.impls;
+  console.log(printTable(scenarios, results, impls));
+  const lateNotes = notes.filter((n) => /loadgen-bound|other load/.test(n));
+  for (const n of lateNotes) console.log('note: ' + n);
+
+  const totalSeconds = (Date.now() - started) / 1000;
+  const report = {
+    date: new Date().toISOString(),
+    mode: opts.quick ? 'quick' : 'full',
+    machine,
+    pinning: PIN,
+    versions: {
+      'websocket-rs': require(path.join(ROOT, 'package.json')).version,
+      'websocket-rs commit': gitCommit(),
+      ws: versionOf('ws'),
+      websocket: versionOf('websocket'),
+    },
+    baseline: BASELINE,
+    scenarios: scenarios.map((sc) => ({
+      id: sc.id,
+      title: sc.title,
+      description: sc.desc,
+      metric: sc.metric,
+      params: sc.params,
+      results: Object.fromEntries(impls.map((impl) => {
+        const r = results[sc.id][impl];
+        const base = results[sc.id][BASELINE];
+        const ratio = r.status === 'ok' && base && base.status === 'ok' ? r.value / base.value : null;
+        return [impl, { ...r, ratioToWs: ratio }];
+      })),
+    })),
+    notes,
+    totalSeconds,
+  };
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, report.date.replace(/[:.]/g, '-') + '.json');
+  fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`results: ${path.relative(ROOT, file)}   total ${totalSeconds.toFixed(1)} s`);
+
+  const failed = scenarios.some((sc) => impls.some((i) => results[sc.id][i].status === 'failed'));
+  killAll();
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  killAll();
+  process.exit(1);
+});

@@ -1,0 +1,116 @@
+'use strict';
+// The benchmark's echo server: one http.Server on 127.0.0.1 with a WebSocket server mounted on it,
+// echoing every message back with the same type.
+//
+//   node bench/servers/echo.js --impl websocket-rs|ws|websocket --port P   (P = 0: any free port)
+//   node bench/servers/echo.js --impl websocket-rs --check                 (can it be constructed?)
+//   --exit-on-stdin-eof: also exit when stdin closes (bench/run.js uses it so that no server
+//   outlives a runner that was killed)
+//
+// Prints `READY <port>` once listening; exits with code 0 on SIGTERM or SIGINT.
+// websocket-rs and websocket share one code path: same API, same options.
+
+const http = require('http');
+const path = require('path');
+
+const MAX = 64 * 1024 * 1024;
+
+function parseArgs(argv) {
+  const out = { impl: null, port: 0, check: false, exitOnStdinEof: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--impl') out.impl = argv[++i];
+    else if (a === '--port') out.port = Number(argv[++i]);
+    else if (a === '--check') out.check = true;
+    else if (a === '--exit-on-stdin-eof') out.exitOnStdinEof = true;
+    else throw new Error('unknown argument ' + a);
+  }
+  if (!['websocket-rs', 'ws', 'websocket'].includes(out.impl)) {
+    throw new Error('--impl must be websocket-rs, ws or websocket');
+  }
+  if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error('bad --port');
+  return out;
+}
+
+function loadWebSocketNodeApi(impl) {
+  // websocket-rs is the repository this bench/ directory lives in
+  return impl === 'websocket' ? require('websocket') : require(path.join(__dirname, '..', '..'));
+}
+
+function mountWs(httpServer) {
+  const { WebSocketServer } = require('ws');
+  const wss = new WebSocketServer({ server: httpServer, maxPayload: MAX });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('error', () => {});
+  });
+  return wss;
+}
+
+function mountWebSocketNode(impl, httpServer) {
+  const WebSocketServer = loadWebSocketNodeApi(impl).server;
+  const wss = new WebSocketServer({
+    httpServer,
+    maxReceivedFrameSize: MAX,
+    maxReceivedMessageSize: MAX,
+    keepalive: false,
+  });
+  wss.on('request', (request) => {
+    const conn = request.accept(null, request.origin);
+    conn.on('message', (message) => {
+      if (message.type === 'utf8') conn.sendUTF(message.utf8Data);
+      else conn.sendBytes(message.binaryData);
+    });
+    conn.on('error', () => {});
+  });
+  return wss;
+}
+
+function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const httpServer = http.createServer((req, res) => {
+    res.writeHead(404);
+    res.end();
+  });
+
+  if (opts.check) {
+    // exit 0 if the implementation's server can be constructed and mounted, else print why
+    try {
+      if (opts.impl === 'ws') mountWs(httpServer);
+      else mountWebSocketNode(opts.impl, httpServer);
+      process.stdout.write('OK\n');
+      process.exit(0);
+    } catch (e) {
+      process.stdout.write('ERROR ' + String((e && e.message) || e).replace(/\s+/g, ' ') + '\n');
+      process.exit(3);
+    }
+  }
+
+  if (opts.impl === 'ws') mountWs(httpServer);
+  else mountWebSocketNode(opts.impl, httpServer);
+
+  const stop = () => {
+    // The runner is done with us. No closing handshakes (10,000 of them would only delay the
+    // next measurement): stop listening and exit; the kernel closes the sockets.
+    httpServer.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  if (opts.exitOnStdinEof) {
+    // started by bench/run.js: if the runner dies without a word, do not outlive it
+    process.stdin.on('end', stop);
+    process.stdin.on('error', stop);
+    process.stdin.resume();
+  }
+
+  httpServer.on('error', (e) => {
+    process.stderr.write('echo server: ' + e.message + '\n');
+    process.exit(1);
+  });
+  httpServer.listen(opts.port, '127.0.0.1', () => {
+    process.stdout.write('READY ' + httpServer.address().port + '\n');
+  });
+}
+
+main();
