@@ -101,6 +101,18 @@ function main() {
     // started by bench/run.js: if the runner dies without a word, do not outlive it
     process.stdin.on('end', stop);
     process.stdin.on('error', stop);
+    // "gc" on stdin: run a full garbage collection (node --expose-gc) and say when done, so
+    // that memory is measured as what the connections hold, not as garbage awaiting collection.
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (text) => {
+      if (text.split('\n').includes('gc')) {
+        if (typeof global.gc === 'function') {
+          global.gc();
+          global.gc();
+        }
+        process.stdout.write('GC-DONE\n');
+      }
+    });
     process.stdin.resume();
   }
 
