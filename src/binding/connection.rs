@@ -120,6 +120,27 @@ thread_local! {
     static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The one shared copy of `config` on this thread: connections of the same server (or client)
+/// all point to it.
+fn shared_config(config: ConnectionConfig) -> Arc<ConnectionConfig> {
+    thread_local! {
+        static CONFIGS: RefCell<Vec<Arc<ConnectionConfig>>> = const { RefCell::new(Vec::new()) };
+    }
+    CONFIGS.with(|c| {
+        let mut configs = c.borrow_mut();
+        if let Some(found) = configs.iter().find(|c| ***c == config) {
+            return found.clone();
+        }
+        // A bounded cache: a program that makes configs without end still shares the recent ones.
+        if configs.len() >= 64 {
+            configs.remove(0);
+        }
+        let shared = Arc::new(config);
+        configs.push(shared.clone());
+        shared
+    })
+}
+
 fn conn(id: u32) -> Option<Arc<ConnShared>> {
     REGISTRY.with(|r| {
         let r = r.borrow();
@@ -185,7 +206,7 @@ pub fn adopt(
         tokio::net::TcpStream::from_std(std_stream)
             .map_err(|e| Error::from_reason(format!("cannot register the socket: {e}")))?
     };
-    let mut conn = Connection::new(options.to_config(), Instant::now());
+    let mut conn = Connection::new(shared_config(options.to_config()), Instant::now());
     conn.queue_handshake(response);
     let id = REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
@@ -349,11 +370,11 @@ pub fn byte_counts(id: u32) -> Vec<f64> {
 #[napi(catch_unwind)]
 pub fn addresses(id: u32) -> Option<SocketAddresses> {
     conn(id).map(|c| SocketAddresses {
-        remote_address: c.info.remote_address.clone(),
-        remote_port: u32::from(c.info.remote_port),
-        remote_family: c.info.remote_family.to_owned(),
-        local_address: c.info.local_address.clone(),
-        local_port: u32::from(c.info.local_port),
+        remote_address: tcp::SocketInfo::ip_string(&c.info.peer),
+        remote_port: u32::from(c.info.peer.port()),
+        remote_family: c.info.remote_family().to_owned(),
+        local_address: tcp::SocketInfo::ip_string(&c.info.local),
+        local_port: u32::from(c.info.local.port()),
     })
 }
 

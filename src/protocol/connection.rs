@@ -4,6 +4,7 @@
 //! Every transport (the adopted Tokio socket, the bridged Node stream) drives this same type,
 //! so the close handshake, keepalive, pong replies and limits exist once.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -18,7 +19,7 @@ use super::outbox::Outbox;
 use super::state::{CloseStep, ConnectionState};
 
 /// Everything a connection is configured with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionConfig {
     pub receiver: ReceiverConfig,
     pub sender: SenderConfig,
@@ -96,7 +97,9 @@ pub enum SendError {
 /// A WebSocket connection, without I/O.
 #[derive(Debug)]
 pub struct Connection {
-    config: ConnectionConfig,
+    /// Shared by the connections of one server or client: an idle connection should not carry
+    /// its own copy.
+    config: Arc<ConnectionConfig>,
     receiver: Receiver,
     outbox: Outbox,
     /// Masking keys, for a client only (a server sends unmasked frames): created on first use
@@ -113,12 +116,12 @@ pub struct Connection {
     keepalive_at: Option<Instant>,
     grace_at: Option<Instant>,
     close_at: Option<Instant>,
-    done: Vec<u32>,
 }
 
 impl Connection {
     /// A connection that has just completed its opening handshake.
-    pub fn new(config: ConnectionConfig, now: Instant) -> Self {
+    pub fn new(config: impl Into<Arc<ConnectionConfig>>, now: Instant) -> Self {
+        let config = config.into();
         Connection {
             receiver: Receiver::new(config.receiver),
             outbox: Outbox::new(),
@@ -134,7 +137,6 @@ impl Connection {
             keepalive_at: config.keepalive_interval.map(|d| now + d),
             grace_at: None,
             close_at: None,
-            done: Vec::new(),
             config,
         }
     }
@@ -427,14 +429,12 @@ impl Connection {
     /// Records that `n` bytes of [`Connection::wire`] were written: completes send callbacks
     /// and owes `drain` once the buffer is empty after `outputBufferFull`.
     pub fn written(&mut self, n: usize) {
-        self.outbox.advance(n, &mut self.done);
-        self.events.extend(self.done.drain(..).map(Event::Sent));
-        if self.outbox.is_empty() {
-            self.outbox.shrink_if_idle();
-            if self.output_full {
-                self.output_full = false;
-                self.events.push(Event::Drain);
-            }
+        let mut done = Vec::new();
+        self.outbox.advance(n, &mut done);
+        self.events.extend(done.into_iter().map(Event::Sent));
+        if self.outbox.is_empty() && self.output_full {
+            self.output_full = false;
+            self.events.push(Event::Drain);
         }
     }
 

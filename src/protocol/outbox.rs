@@ -30,17 +30,26 @@ enum Pending {
 }
 
 /// The outgoing side of a connection.
+///
+/// Memory choice: an idle connection's outbox is 48 bytes with no allocation: the wire buffer
+/// is released whenever it empties, and the queues that only large messages and send callbacks
+/// need live in a box made on first use.
 #[derive(Debug, Default)]
 pub struct Outbox {
     /// Complete frames, in wire order, not yet written.
     wire: BytesMut,
+    /// Bytes ever appended to `wire` / ever written from it.
+    framed_total: u64,
+    written_total: u64,
+    queues: Option<Box<Queues>>,
+}
+
+#[derive(Debug, Default)]
+struct Queues {
     /// Messages queued behind `wire`, framed as it drains.
     pending: VecDeque<Pending>,
     /// Payload bytes in `pending`.
     pending_bytes: usize,
-    /// Bytes ever appended to `wire` / ever written from it.
-    framed_total: u64,
-    written_total: u64,
     /// Send callbacks: a token completes once `written_total` reaches its offset.
     callbacks: VecDeque<(u64, u32)>,
 }
@@ -53,12 +62,20 @@ impl Outbox {
 
     /// Bytes queued and not yet written (what `bufferedAmount` reports).
     pub fn buffered(&self) -> usize {
-        self.wire.len() + self.pending_bytes
+        self.wire.len() + self.queues.as_ref().map_or(0, |q| q.pending_bytes)
     }
 
     /// True when nothing waits to be written.
     pub fn is_empty(&self) -> bool {
-        self.wire.is_empty() && self.pending.is_empty()
+        self.wire.is_empty() && !self.has_pending()
+    }
+
+    fn has_pending(&self) -> bool {
+        self.queues.as_ref().is_some_and(|q| !q.pending.is_empty())
+    }
+
+    fn queues(&mut self) -> &mut Queues {
+        self.queues.get_or_insert_with(Box::default)
     }
 
     /// Queues a text or binary message. Small messages are framed at once (no allocation
@@ -72,13 +89,14 @@ impl Outbox {
         config: &SenderConfig,
         keys: &mut dyn MaskKeySource,
     ) {
-        if self.pending.is_empty() && payload.len() <= WIRE_CHUNK {
+        if !self.has_pending() && payload.len() <= WIRE_CHUNK {
             let before = self.wire.len();
             super::message::encode_message(&mut self.wire, opcode, payload, config, keys);
             self.framed(before, token);
         } else {
-            self.pending_bytes += payload.len();
-            self.pending.push_back(Pending::Message {
+            let q = self.queues();
+            q.pending_bytes += payload.len();
+            q.pending.push_back(Pending::Message {
                 opcode,
                 payload: Bytes::copy_from_slice(payload),
                 offset: 0,
@@ -104,13 +122,14 @@ impl Outbox {
     /// Queues already encoded frames (a close frame, a user-built frame) behind everything
     /// queued so far.
     pub fn push_encoded(&mut self, bytes: &[u8], token: Option<u32>) {
-        if self.pending.is_empty() {
+        if !self.has_pending() {
             let before = self.wire.len();
             self.wire.extend_from_slice(bytes);
             self.framed(before, token);
         } else {
-            self.pending_bytes += bytes.len();
-            self.pending.push_back(Pending::Encoded {
+            let q = self.queues();
+            q.pending_bytes += bytes.len();
+            q.pending.push_back(Pending::Encoded {
                 bytes: Bytes::copy_from_slice(bytes),
                 token,
             });
@@ -122,7 +141,8 @@ impl Outbox {
     fn framed(&mut self, before: usize, token: Option<u32>) {
         self.framed_total += (self.wire.len() - before) as u64;
         if let Some(token) = token {
-            self.callbacks.push_back((self.framed_total, token));
+            let end = self.framed_total;
+            self.queues().callbacks.push_back((end, token));
         }
     }
 
@@ -130,7 +150,8 @@ impl Outbox {
     /// are ready.
     pub fn wire(&mut self, config: &SenderConfig, keys: &mut dyn MaskKeySource) -> &[u8] {
         while self.wire.len() < WIRE_CHUNK {
-            let Some(front) = self.pending.front_mut() else {
+            let Some(q) = self.queues.as_mut() else { break };
+            let Some(front) = q.pending.front_mut() else {
                 break;
             };
             let before = self.wire.len();
@@ -157,17 +178,17 @@ impl Outbox {
                     let chunk = &payload[*offset..*offset + step];
                     encode_frame(&mut self.wire, fin, 0, op, chunk, mask);
                     *offset += step;
-                    self.pending_bytes -= step;
+                    q.pending_bytes -= step;
                     (fin, *token)
                 }
                 Pending::Encoded { bytes, token } => {
                     self.wire.extend_from_slice(bytes);
-                    self.pending_bytes -= bytes.len();
+                    q.pending_bytes -= bytes.len();
                     (true, *token)
                 }
             };
             if done {
-                self.pending.pop_front();
+                q.pending.pop_front();
                 self.framed(before, token);
             } else {
                 self.framed(before, None);
@@ -182,12 +203,22 @@ impl Outbox {
         let n = n.min(self.wire.len());
         self.wire.advance(n);
         self.written_total += n as u64;
-        while let Some(&(end, token)) = self.callbacks.front() {
+        if self.wire.is_empty() {
+            // An idle connection keeps no send buffer.
+            self.wire = BytesMut::new();
+        }
+        let Some(q) = self.queues.as_mut() else {
+            return;
+        };
+        while let Some(&(end, token)) = q.callbacks.front() {
             if end > self.written_total {
                 break;
             }
-            self.callbacks.pop_front();
+            q.callbacks.pop_front();
             done.push(token);
+        }
+        if q.pending.is_empty() && q.callbacks.is_empty() {
+            self.queues = None;
         }
     }
 
@@ -195,24 +226,18 @@ impl Outbox {
     /// that will never complete.
     pub fn discard(&mut self, failed: &mut Vec<u32>) {
         self.wire = BytesMut::new();
-        for p in self.pending.drain(..) {
-            if let Pending::Message { token: Some(t), .. }
-            | Pending::Encoded { token: Some(t), .. } = p
-            {
-                failed.push(t);
+        if let Some(mut q) = self.queues.take() {
+            for p in q.pending.drain(..) {
+                if let Pending::Message { token: Some(t), .. }
+                | Pending::Encoded { token: Some(t), .. } = p
+                {
+                    failed.push(t);
+                }
             }
+            failed.extend(q.callbacks.drain(..).map(|(_, t)| t));
         }
-        self.pending_bytes = 0;
-        failed.extend(self.callbacks.drain(..).map(|(_, t)| t));
         failed.sort_unstable();
         failed.dedup();
-    }
-
-    /// Releases the wire buffer's memory when it is empty (an idle connection keeps none).
-    pub fn shrink_if_idle(&mut self) {
-        if self.wire.is_empty() && self.wire.capacity() > 4096 {
-            self.wire = BytesMut::new();
-        }
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -271,21 +272,28 @@ pub(crate) async fn run(shared: Arc<ConnShared>, head: BytesMut) {
                 sleep.as_mut().reset(tokio::time::Instant::from_std(d));
             }
         }
+        // One readiness wait for both directions keeps the task's state small (it is memory
+        // every idle connection holds).
+        let interest = match (wants.read, wants.write) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        };
         tokio::select! {
             biased;
             _ = shared.wake.notified() => {}
-            r = shared.stream.writable(), if wants.write => {
-                if let Err(e) = r {
-                    break Some(TransportEnd::Error(describe_error("write", &e)));
-                }
-            }
-            r = shared.stream.readable(), if wants.read => {
-                if let Err(e) = r {
-                    break Some(TransportEnd::Error(describe_error("read", &e)));
-                }
-                match read_some(&shared, &mut rbuf) {
-                    Ok(got_eof) => eof = got_eof,
-                    Err(e) => break Some(TransportEnd::Error(e)),
+            r = shared.stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => {
+                match r {
+                    Ok(ready) if ready.is_readable() || ready.is_read_closed() => {
+                        match read_some(&shared, &mut rbuf) {
+                            Ok(got_eof) => eof = got_eof,
+                            Err(e) => break Some(TransportEnd::Error(e)),
+                        }
+                    }
+                    // Writable: the top of the loop writes.
+                    Ok(_) => {}
+                    Err(e) => break Some(TransportEnd::Error(describe_error("read", &e))),
                 }
             }
             _ = &mut sleep, if armed.is_some() => {

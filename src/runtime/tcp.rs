@@ -4,21 +4,27 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{BorrowedFd, RawFd};
 
-/// The addresses `connection.socket` reports for an adopted socket.
-#[derive(Debug, Clone)]
+/// The addresses `connection.socket` reports for an adopted socket, kept as fixed-size values
+/// (no strings held by an idle connection).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct SocketInfo {
-    pub(crate) remote_address: String,
-    pub(crate) remote_port: u16,
-    pub(crate) remote_family: &'static str,
-    pub(crate) local_address: String,
-    pub(crate) local_port: u16,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
 }
 
-fn family(addr: &SocketAddr) -> &'static str {
-    if addr.is_ipv4() {
-        "IPv4"
-    } else {
-        "IPv6"
+impl SocketInfo {
+    /// `IPv4` or `IPv6`, as Node names the peer's family.
+    pub(crate) fn remote_family(&self) -> &'static str {
+        if self.peer.is_ipv4() {
+            "IPv4"
+        } else {
+            "IPv6"
+        }
+    }
+
+    /// An address as Node prints it (IPv4-mapped IPv6 addresses in IPv4 form).
+    pub(crate) fn ip_string(addr: &SocketAddr) -> String {
+        addr.ip().to_canonical().to_string()
     }
 }
 
@@ -41,13 +47,7 @@ pub(crate) fn adopt(fd: RawFd, nodelay: bool) -> io::Result<(TcpStream, SocketIn
     let local = stream.local_addr()?;
     stream.set_nonblocking(true)?;
     stream.set_nodelay(nodelay)?;
-    let info = SocketInfo {
-        remote_address: peer.ip().to_canonical().to_string(),
-        remote_port: peer.port(),
-        remote_family: family(&peer),
-        local_address: local.ip().to_canonical().to_string(),
-        local_port: local.port(),
-    };
+    let info = SocketInfo { peer, local };
     Ok((stream, info))
 }
 
@@ -79,10 +79,10 @@ mod tests {
         let (server, _) = listener.accept().unwrap();
         let (dup, info) = adopt(server.as_raw_fd(), true).unwrap();
         assert_ne!(dup.as_raw_fd(), server.as_raw_fd());
-        assert_eq!(info.remote_address, "127.0.0.1");
-        assert_eq!(info.remote_port, client.local_addr().unwrap().port());
-        assert_eq!(info.remote_family, "IPv4");
-        assert_eq!(info.local_port, listener.local_addr().unwrap().port());
+        assert_eq!(SocketInfo::ip_string(&info.peer), "127.0.0.1");
+        assert_eq!(info.peer.port(), client.local_addr().unwrap().port());
+        assert_eq!(info.remote_family(), "IPv4");
+        assert_eq!(info.local.port(), listener.local_addr().unwrap().port());
         assert!(dup.nodelay().unwrap());
         // Closing the original leaves the duplicate working.
         drop(server);
