@@ -7,14 +7,16 @@
 
 use std::io;
 use std::net::Shutdown;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use tokio::time::Sleep;
 
 use crate::protocol::connection::{Connection, Event, TransportEnd, TransportGoal};
 
@@ -213,6 +215,17 @@ pub(crate) fn delivered_bytes(e: &Event) -> usize {
     event_bytes(e)
 }
 
+/// What ended the task's wait.
+enum Woke {
+    Notified,
+    Io(io::Result<tokio::io::Ready>),
+    Timer,
+}
+
+fn core_deadline(shared: &ConnShared) -> Option<Instant> {
+    shared.lock().conn.poll_timeout()
+}
+
 /// What the task waits for in one turn of its loop.
 struct Wants {
     read: bool,
@@ -227,9 +240,9 @@ pub(crate) async fn run(shared: Arc<ConnShared>, head: BytesMut) {
     if !rbuf.is_empty() {
         shared.with(|core| core.conn.receive(&mut rbuf, Instant::now()));
     }
-    let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
-    let sleep = tokio::time::sleep_until(far);
-    tokio::pin!(sleep);
+    // The timer is boxed and made only when the connection has a deadline: a connection
+    // without keepalive or close timer carries none in its task.
+    let mut sleep: Option<Pin<Box<Sleep>>> = None;
     let mut armed: Option<Instant> = None;
     let mut eof = false;
 
@@ -269,7 +282,11 @@ pub(crate) async fn run(shared: Arc<ConnShared>, head: BytesMut) {
         if let Some(d) = wants.deadline {
             if armed.is_none_or(|a| d < a) {
                 armed = Some(d);
-                sleep.as_mut().reset(tokio::time::Instant::from_std(d));
+                let at = tokio::time::Instant::from_std(d);
+                match sleep.as_mut() {
+                    Some(s) => s.as_mut().reset(at),
+                    None => sleep = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
             }
         }
         // One readiness wait for both directions keeps the task's state small (it is memory
@@ -280,27 +297,36 @@ pub(crate) async fn run(shared: Arc<ConnShared>, head: BytesMut) {
             (false, true) => Some(Interest::WRITABLE),
             (false, false) => None,
         };
-        tokio::select! {
+        let woke = tokio::select! {
             biased;
-            _ = shared.wake.notified() => {}
+            _ = shared.wake.notified() => Woke::Notified,
             r = shared.stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => {
-                match r {
-                    Ok(ready) if ready.is_readable() || ready.is_read_closed() => {
-                        match read_some(&shared, &mut rbuf) {
-                            Ok(got_eof) => eof = got_eof,
-                            Err(e) => break Some(TransportEnd::Error(e)),
-                        }
-                    }
-                    // Writable: the top of the loop writes.
-                    Ok(_) => {}
-                    Err(e) => break Some(TransportEnd::Error(describe_error("read", &e))),
+                Woke::Io(r)
+            }
+            _ = async {
+                if let Some(s) = sleep.as_mut() {
+                    s.as_mut().await;
+                }
+            }, if armed.is_some() => Woke::Timer,
+        };
+        match woke {
+            Woke::Notified => {}
+            Woke::Io(Ok(ready)) if ready.is_readable() || ready.is_read_closed() => {
+                match read_some(&shared, &mut rbuf) {
+                    Ok(got_eof) => eof = got_eof,
+                    Err(e) => break Some(TransportEnd::Error(e)),
                 }
             }
-            _ = &mut sleep, if armed.is_some() => {
+            // Writable: the top of the loop writes.
+            Woke::Io(Ok(_)) => {}
+            Woke::Io(Err(e)) => break Some(TransportEnd::Error(describe_error("read", &e))),
+            Woke::Timer => {
                 armed = None;
-                sleep.as_mut().reset(far);
                 let now = Instant::now();
                 shared.with(|core| core.conn.handle_timeout(now));
+                if core_deadline(&shared).is_none() {
+                    sleep = None;
+                }
             }
         }
     };
