@@ -1,15 +1,14 @@
 'use strict';
 // websocket-rs: the same module surface as `websocket` (WebSocket-Node 1.0.35).
-const notYet = require('./lib/notYet');
 
 module.exports = {
   server: require('./lib/WebSocketServer'),
   client: require('./lib/WebSocketClient'),
-  router: notYet('WebSocketRouter'),
+  router: require('./lib/WebSocketRouter'),
   frame: require('./lib/WebSocketFrame'),
   request: require('./lib/WebSocketRequest'),
   connection: require('./lib/WebSocketConnection'),
-  w3cwebsocket: notYet('W3CWebSocket'),
+  w3cwebsocket: require('./lib/W3CWebSocket'),
   deprecation: require('./lib/Deprecation'),
   version: require('./lib/version'),
 };
