@@ -21,8 +21,6 @@ const SEND_NOT_OPEN = -1;
 
 function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, config) {
   EventEmitter.call(this);
-  this._pingListenerCount = 0;
-  this.on('newListener', onNewListener).on('removeListener', onRemoveListener);
 
   this.config = config;
   // After the hand-off `socket` becomes an AdoptedSocket, made when first read.
@@ -57,25 +55,39 @@ function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, 
   // The native connection's id, 0 until the socket is handed to Rust and after it is gone.
   this._id = 0;
   this._adoptedId = 0;
+  // Send callbacks by token, made on the first send with a callback.
   this._callbacks = null;
-  this._nextToken = 1;
+  // Called with (connection, code, description) just before the 'close' event: the server's
+  // bookkeeping, without a listener closure per connection.
+  this._closeHook = null;
 }
+
+// Tokens for send callbacks; unique across the environment, which is more than needed.
+let nextToken = 1;
 
 util.inherits(WebSocketConnection, EventEmitter);
 
-// Pings are answered in Rust unless the application listens for them.
-function onNewListener(ev) {
-  if (ev === 'ping') {
-    this._pingListenerCount++;
-    this._syncPingListeners();
-  }
+// Pings are answered in Rust unless the application listens for them. The listener methods
+// are wrapped on the prototype, so a connection carries no listeners of its own for this.
+for (const name of ['on', 'addListener', 'prependListener', 'once', 'prependOnceListener']) {
+  const base = EventEmitter.prototype[name];
+  WebSocketConnection.prototype[name] = function (event, listener) {
+    const result = base.call(this, event, listener);
+    if (event === 'ping') {
+      this._syncPingListeners();
+    }
+    return result;
+  };
 }
-
-function onRemoveListener(ev) {
-  if (ev === 'ping') {
-    this._pingListenerCount--;
-    this._syncPingListeners();
-  }
+for (const name of ['removeListener', 'off', 'removeAllListeners']) {
+  const base = EventEmitter.prototype[name];
+  WebSocketConnection.prototype[name] = function (event, listener) {
+    const result = base.apply(this, arguments);
+    if (event === 'ping' || event === undefined) {
+      this._syncPingListeners();
+    }
+    return result;
+  };
 }
 
 Object.defineProperty(WebSocketConnection.prototype, 'socket', {
@@ -133,14 +145,14 @@ WebSocketConnection.prototype._attachNative = function (id) {
   this._id = id;
   this._adoptedId = id;
   this._socket = null;
-  if (this._pingListenerCount > 0) {
+  if (this.listenerCount('ping') > 0) {
     native.setAppHandlesPings(id, true);
   }
 };
 
 WebSocketConnection.prototype._syncPingListeners = function () {
   if (this._id !== 0) {
-    native.setAppHandlesPings(this._id, this._pingListenerCount > 0);
+    native.setAppHandlesPings(this._id, this.listenerCount('ping') > 0);
   }
 };
 
@@ -230,6 +242,9 @@ WebSocketConnection.prototype._handleClosed = function (code, description) {
 WebSocketConnection.prototype._emitClose = function () {
   if (!this.closeEventEmitted) {
     this.closeEventEmitted = true;
+    if (this._closeHook !== null) {
+      this._closeHook(this, this.closeReasonCode, this.closeDescription);
+    }
     this.emit('close', this.closeReasonCode, this.closeDescription);
   }
 };
@@ -266,8 +281,8 @@ WebSocketConnection.prototype._token = function (cb) {
   if (this._callbacks === null) {
     this._callbacks = new Map();
   }
-  const token = this._nextToken;
-  this._nextToken = (this._nextToken + 1) >>> 0 || 1;
+  const token = nextToken;
+  nextToken = (nextToken + 1) >>> 0 || 1;
   this._callbacks.set(token, cb);
   return token;
 };
@@ -276,6 +291,9 @@ WebSocketConnection.prototype._completeSend = function (token, err) {
   const cb = this._callbacks && this._callbacks.get(token);
   if (cb) {
     this._callbacks.delete(token);
+    if (this._callbacks.size === 0) {
+      this._callbacks = null;
+    }
     cb(err);
   }
 };

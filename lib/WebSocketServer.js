@@ -31,6 +31,7 @@ function WebSocketServer(config) {
     upgrade: this.handleUpgrade.bind(this),
     requestAccepted: this.handleRequestAccepted.bind(this),
     requestResolved: this.handleRequestResolved.bind(this),
+    connectionClosed: this.handleConnectionClose.bind(this),
   };
   this.connections = [];
   this.pendingRequests = [];
@@ -139,10 +140,8 @@ WebSocketServer.prototype.handleUpgrade = function (request, socket, head) {
 };
 
 WebSocketServer.prototype.handleRequestAccepted = function (connection) {
-  const self = this;
-  connection.once('close', function (closeReason, description) {
-    self.handleConnectionClose(connection, closeReason, description);
-  });
+  // Runs before the connection's own 'close' listeners, as the original's first listener did.
+  connection._closeHook = this._handlers.connectionClosed;
   this.connections.push(connection);
   this.emit('connect', connection);
 };
