@@ -421,9 +421,16 @@ impl Connection {
         self.outbox.push_encoded(response, None);
     }
 
-    /// The bytes to write next (empty when nothing is queued).
+    /// The bytes to write next, as one contiguous piece (empty when nothing is queued).
     pub fn wire(&mut self) -> &[u8] {
         self.outbox.wire(&self.config.sender, &mut self.keys)
+    }
+
+    /// Puts every piece ready for the wire, in order, into `out` (as many as fit) and returns
+    /// how many, for a vectored write.
+    pub fn wire_slices<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        self.outbox.fill(&self.config.sender, &mut self.keys);
+        self.outbox.slices(out)
     }
 
     /// Records that `n` bytes of [`Connection::wire`] were written: completes send callbacks

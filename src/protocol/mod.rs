@@ -11,5 +11,6 @@ pub mod handshake;
 pub mod mask;
 pub mod message;
 pub mod outbox;
+pub mod pool;
 pub mod state;
 pub mod utf8;

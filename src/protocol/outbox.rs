@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::frame::OpCode;
+use super::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 use super::message::{encode_frame, MaskKeySource, SenderConfig};
 
 /// Bytes of encoded frames kept ready ahead of the socket. A large message is framed lazily,
@@ -52,7 +52,14 @@ struct Queues {
     pending_bytes: usize,
     /// Send callbacks: a token completes once `written_total` reaches its offset.
     callbacks: VecDeque<(u64, u32)>,
+    /// Framed bytes ahead of `wire`: frame headers and zero-copy payload chunks.
+    segments: VecDeque<Bytes>,
+    /// Bytes in `segments`.
+    segment_bytes: usize,
 }
+
+/// Payload chunks at least this long are queued by reference instead of copied.
+const ZERO_COPY_MIN: usize = 4096;
 
 impl Outbox {
     /// An empty queue.
@@ -62,14 +69,20 @@ impl Outbox {
 
     /// Bytes queued and not yet written (what `bufferedAmount` reports).
     pub fn buffered(&self) -> usize {
-        self.wire.len() + self.queues.as_ref().map_or(0, |q| q.pending_bytes)
+        self.ready_bytes() + self.queues.as_ref().map_or(0, |q| q.pending_bytes)
     }
 
     /// True when nothing waits to be written.
     pub fn is_empty(&self) -> bool {
-        self.wire.is_empty() && !self.has_pending()
+        self.wire.is_empty()
+            && self
+                .queues
+                .as_ref()
+                .is_none_or(|q| q.pending.is_empty() && q.segments.is_empty())
     }
 
+    /// True when frames wait behind the inline buffer or messages wait to be framed: new
+    /// frames must then queue behind them.
     fn has_pending(&self) -> bool {
         self.queues.as_ref().is_some_and(|q| !q.pending.is_empty())
     }
@@ -92,13 +105,13 @@ impl Outbox {
         if !self.has_pending() && payload.len() <= WIRE_CHUNK {
             let before = self.wire.len();
             super::message::encode_message(&mut self.wire, opcode, payload, config, keys);
-            self.framed(before, token);
+            self.framed(self.wire.len() - before, token);
         } else {
             let q = self.queues();
             q.pending_bytes += payload.len();
             q.pending.push_back(Pending::Message {
                 opcode,
-                payload: Bytes::copy_from_slice(payload),
+                payload: super::pool::copy(payload),
                 offset: 0,
                 token,
             });
@@ -116,16 +129,15 @@ impl Outbox {
     ) {
         let before = self.wire.len();
         super::message::encode_control(&mut self.wire, opcode, payload, config, keys);
-        self.framed(before, None);
+        self.framed(self.wire.len() - before, None);
     }
 
     /// Queues already encoded frames (a close frame, a user-built frame) behind everything
     /// queued so far.
     pub fn push_encoded(&mut self, bytes: &[u8], token: Option<u32>) {
         if !self.has_pending() {
-            let before = self.wire.len();
             self.wire.extend_from_slice(bytes);
-            self.framed(before, token);
+            self.framed(bytes.len(), token);
         } else {
             let q = self.queues();
             q.pending_bytes += bytes.len();
@@ -136,26 +148,33 @@ impl Outbox {
         }
     }
 
-    /// Records that bytes from `before` to the end of `wire` were just appended, and registers
-    /// the callback token that completes when they are written.
-    fn framed(&mut self, before: usize, token: Option<u32>) {
-        self.framed_total += (self.wire.len() - before) as u64;
+    /// Records that `added` bytes were just queued for the wire, and registers the callback
+    /// token that completes when they are written.
+    fn framed(&mut self, added: usize, token: Option<u32>) {
+        self.framed_total += added as u64;
         if let Some(token) = token {
             let end = self.framed_total;
             self.queues().callbacks.push_back((end, token));
         }
     }
 
-    /// The bytes to write next. Frames pending messages while fewer than [`WIRE_CHUNK`] bytes
-    /// are ready.
-    pub fn wire(&mut self, config: &SenderConfig, keys: &mut dyn MaskKeySource) -> &[u8] {
-        while self.wire.len() < WIRE_CHUNK {
+    /// Bytes ready for the wire: frozen segments plus the inline buffer.
+    fn ready_bytes(&self) -> usize {
+        self.wire.len() + self.queues.as_ref().map_or(0, |q| q.segment_bytes)
+    }
+
+    /// Frames pending messages while fewer than [`WIRE_CHUNK`] bytes are ready.
+    ///
+    /// Performance choice: a server's large payload chunks are not copied into the wire buffer;
+    /// the frame header goes there and the chunk itself is queued as a slice of the message
+    /// (written with a vectored write). A client must copy anyway, to mask.
+    pub fn fill(&mut self, config: &SenderConfig, keys: &mut dyn MaskKeySource) {
+        while self.ready_bytes() < WIRE_CHUNK {
             let Some(q) = self.queues.as_mut() else { break };
             let Some(front) = q.pending.front_mut() else {
                 break;
             };
-            let before = self.wire.len();
-            let (done, token) = match front {
+            let (added, done, token) = match front {
                 Pending::Message {
                     opcode,
                     payload,
@@ -171,38 +190,107 @@ impl Outbox {
                     let first = *offset == 0;
                     let fin = step == rest;
                     let op = if first { *opcode } else { OpCode::Continuation };
-                    let mask = match config.role {
-                        super::frame::Role::Client => Some(keys.next_key()),
-                        super::frame::Role::Server => None,
+                    let before = self.wire.len();
+                    let added = match config.role {
+                        super::frame::Role::Server if step >= ZERO_COPY_MIN => {
+                            let header = FrameHeader {
+                                fin,
+                                rsv: 0,
+                                opcode: op,
+                                mask: None,
+                                payload_len: step as u64,
+                            };
+                            let mut head = [0u8; MAX_HEADER_LEN];
+                            let n = header.encode(&mut head);
+                            self.wire.extend_from_slice(&head[..n]);
+                            // Everything inline so far (this header included) moves ahead of the
+                            // payload chunk, keeping the wire order.
+                            let inline = self.wire.split().freeze();
+                            q.segment_bytes += inline.len() + step;
+                            q.segments.push_back(inline);
+                            q.segments.push_back(payload.slice(*offset..*offset + step));
+                            n + step
+                        }
+                        role => {
+                            let mask =
+                                (role == super::frame::Role::Client).then(|| keys.next_key());
+                            let chunk = &payload[*offset..*offset + step];
+                            encode_frame(&mut self.wire, fin, 0, op, chunk, mask);
+                            self.wire.len() - before
+                        }
                     };
-                    let chunk = &payload[*offset..*offset + step];
-                    encode_frame(&mut self.wire, fin, 0, op, chunk, mask);
                     *offset += step;
                     q.pending_bytes -= step;
-                    (fin, *token)
+                    (added, fin, *token)
                 }
                 Pending::Encoded { bytes, token } => {
                     self.wire.extend_from_slice(bytes);
                     q.pending_bytes -= bytes.len();
-                    (true, *token)
+                    (bytes.len(), true, *token)
                 }
             };
             if done {
                 q.pending.pop_front();
-                self.framed(before, token);
+                self.framed(added, token);
             } else {
-                self.framed(before, None);
+                self.framed(added, None);
             }
         }
-        &self.wire
     }
 
-    /// Records that the first `n` bytes of [`Outbox::wire`] were written, and returns the
+    /// The bytes to write next, as one contiguous piece (see [`Outbox::slices`] for all of
+    /// them). Frames pending messages first.
+    pub fn wire(&mut self, config: &SenderConfig, keys: &mut dyn MaskKeySource) -> &[u8] {
+        self.fill(config, keys);
+        match self.queues.as_ref().and_then(|q| q.segments.front()) {
+            Some(segment) => segment,
+            None => &self.wire,
+        }
+    }
+
+    /// Puts the pieces ready for the wire, in order, into `out` (as many as fit) and returns
+    /// how many. Call [`Outbox::fill`] first.
+    pub fn slices<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
+        let mut n = 0;
+        if let Some(q) = self.queues.as_ref() {
+            for segment in &q.segments {
+                if n == out.len() {
+                    return n;
+                }
+                out[n] = segment;
+                n += 1;
+            }
+        }
+        if n < out.len() && !self.wire.is_empty() {
+            out[n] = &self.wire;
+            n += 1;
+        }
+        n
+    }
+
+    /// Records that the first `n` bytes of the ready pieces were written, and returns the
     /// tokens of the sends that are now complete (in order) through `done`.
-    pub fn advance(&mut self, n: usize, done: &mut Vec<u32>) {
-        let n = n.min(self.wire.len());
-        self.wire.advance(n);
-        self.written_total += n as u64;
+    pub fn advance(&mut self, mut n: usize, done: &mut Vec<u32>) {
+        let mut written = 0;
+        if let Some(q) = self.queues.as_mut() {
+            while n > 0 {
+                let Some(front) = q.segments.front_mut() else {
+                    break;
+                };
+                let take = n.min(front.len());
+                front.advance(take);
+                n -= take;
+                written += take;
+                q.segment_bytes -= take;
+                if front.is_empty() {
+                    q.segments.pop_front();
+                }
+            }
+        }
+        let take = n.min(self.wire.len());
+        self.wire.advance(take);
+        written += take;
+        self.written_total += written as u64;
         if self.wire.is_empty() {
             // An idle connection keeps no send buffer.
             self.wire = BytesMut::new();
@@ -217,7 +305,7 @@ impl Outbox {
             q.callbacks.pop_front();
             done.push(token);
         }
-        if q.pending.is_empty() && q.callbacks.is_empty() {
+        if q.pending.is_empty() && q.callbacks.is_empty() && q.segments.is_empty() {
             self.queues = None;
         }
     }
@@ -275,6 +363,40 @@ mod tests {
         (all, done)
     }
 
+    /// Every piece ready for the wire, concatenated.
+    fn ready(outbox: &mut Outbox, config: &SenderConfig) -> Vec<u8> {
+        outbox.fill(config, &mut ZeroKeys);
+        let mut pieces: [&[u8]; 64] = [&[]; 64];
+        let n = outbox.slices(&mut pieces);
+        pieces[..n].concat()
+    }
+
+    #[test]
+    fn large_server_payloads_are_queued_without_copying() {
+        let mut o = Outbox::new();
+        let big = vec![7u8; WIRE_CHUNK + ZERO_COPY_MIN];
+        o.push_message(OpCode::Binary, &big, None, &SERVER, &mut ZeroKeys);
+        o.push_message(OpCode::Text, b"after", None, &SERVER, &mut ZeroKeys);
+        o.fill(&SERVER, &mut ZeroKeys);
+        let mut pieces: [&[u8]; 8] = [&[]; 8];
+        let n = o.slices(&mut pieces);
+        // a header, then the payload chunk by reference (not copied into the inline buffer)
+        assert!(n >= 2);
+        assert_eq!(pieces[1].len(), SERVER.fragmentation_threshold);
+        assert_eq!(pieces[1].as_ptr(), {
+            let Some(Pending::Message { payload, .. }) =
+                o.queues.as_ref().and_then(|q| q.pending.front())
+            else {
+                panic!("message still pending")
+            };
+            payload.as_ptr()
+        });
+        let (bytes, _) = drain(&mut o, &SERVER, 1000);
+        let events = read_all(&bytes);
+        assert_eq!(events[0], Incoming::Binary(Bytes::from(big)));
+        assert_eq!(events[1], Incoming::Text(Bytes::from_static(b"after")));
+    }
+
     fn read_all(bytes: &[u8]) -> Vec<Incoming> {
         let mut rx = Receiver::new(ReceiverConfig {
             role: Role::Client,
@@ -323,8 +445,9 @@ mod tests {
         let mut o = Outbox::new();
         let big = vec![0x55u8; 4 * WIRE_CHUNK];
         o.push_message(OpCode::Binary, &big, Some(1), &SERVER, &mut ZeroKeys);
-        // Write one chunk's worth, then queue a ping: it must go out long before the message ends.
-        let first = o.wire(&SERVER, &mut ZeroKeys).len();
+        // Write what is ready, then queue a ping: it must go out long before the message ends.
+        let ready = ready(&mut o, &SERVER);
+        let first = ready.len();
         assert!((WIRE_CHUNK..WIRE_CHUNK + 17 * 1024).contains(&first));
         let mut done = Vec::new();
         o.advance(first, &mut done);
@@ -338,10 +461,7 @@ mod tests {
         assert!(ping_at < 20 * 1024, "ping after {ping_at} bytes");
         // And the whole stream still decodes: the ping, then the message intact.
         let mut stream = vec![];
-        let mut o2 = Outbox::new();
-        o2.push_message(OpCode::Binary, &big, None, &SERVER, &mut ZeroKeys);
-        let w = o2.wire(&SERVER, &mut ZeroKeys).to_vec();
-        stream.extend_from_slice(&w[..first]);
+        stream.extend_from_slice(&ready);
         stream.extend_from_slice(&bytes);
         let events = read_all(&stream);
         assert_eq!(events.len(), 2);

@@ -5,7 +5,7 @@
 //! at the end of a batch without a thread hop (`flush`), and hands over to the task only when
 //! the socket would block. The `core` mutex orders the two writers.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -179,15 +179,25 @@ impl ConnShared {
         &self.stream
     }
 
-    /// Writes as much of the queue as the socket takes without blocking.
+    /// Writes as much of the queue as the socket takes without blocking, with one vectored
+    /// write per round (frame headers and zero-copy payload chunks together).
     fn write_now(&self, core: &mut ConnCore) -> Result<(), String> {
         loop {
-            let wire = core.conn.wire();
-            if wire.is_empty() {
-                core.task_writing = false;
-                return Ok(());
-            }
-            match self.stream.try_write(wire) {
+            let result = {
+                let mut pieces: [&[u8]; 16] = [&[]; 16];
+                let n = core.conn.wire_slices(&mut pieces);
+                if n == 0 {
+                    core.task_writing = false;
+                    return Ok(());
+                }
+                let iov: [IoSlice<'_>; 16] = std::array::from_fn(|i| IoSlice::new(pieces[i]));
+                if n == 1 {
+                    self.stream.try_write(pieces[0])
+                } else {
+                    self.stream.try_write_vectored(&iov[..n])
+                }
+            };
+            match result {
                 Ok(n) => {
                     core.bytes_written += n as u64;
                     core.conn.written(n);
