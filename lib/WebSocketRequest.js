@@ -237,11 +237,15 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
     if (fullCase === undefined) {
       fullCase = String(acceptedProtocol);
     }
-    for (let i = 0; i < fullCase.length; i++) {
-      if (!native.isToken(fullCase.charAt(i))) {
-        this.reject(500);
-        throw new Error('Illegal character "' + fullCase.charAt(i) + '" in subprotocol.');
+    if (!native.isToken(fullCase)) {
+      let bad = '';
+      for (let i = 0; i < fullCase.length && bad === ''; i++) {
+        if (!native.isToken(fullCase.charAt(i))) {
+          bad = fullCase.charAt(i);
+        }
       }
+      this.reject(500);
+      throw new Error('Illegal character "' + bad + '" in subprotocol.');
     }
     if (!this.requestedProtocols || this.requestedProtocols.indexOf(lower) === -1) {
       this.reject(500);

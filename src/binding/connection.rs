@@ -201,13 +201,16 @@ pub fn adopt(
         let ka = socket2::TcpKeepalive::new().with_time(idle);
         let _ = socket2::SockRef::from(&std_stream).set_tcp_keepalive(&ka);
     }
+    // The 101 goes out right away with a plain write: a fresh registration has no readiness
+    // yet, so writing through it would cost a wake-up of the runtime thread per handshake.
+    let sent = write_now(&std_stream, response);
     let stream = {
         let _guard = handle.enter();
         tokio::net::TcpStream::from_std(std_stream)
             .map_err(|e| Error::from_reason(format!("cannot register the socket: {e}")))?
     };
     let mut conn = Connection::new(shared_config(options.to_config()), Instant::now());
-    conn.queue_handshake(response);
+    conn.queue_handshake(&response[sent..]);
     let id = REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
         match r.free.pop() {
@@ -220,11 +223,26 @@ pub fn adopt(
     });
     let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
     let shared = Arc::new(ConnShared::new(id, conn, stream, info, sink));
+    shared.lock().bytes_written = sent as u64;
     REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
     shared_env.add_conn(env.raw(), &shared);
     shared.flush();
     handle.spawn(rt_conn::run(shared, BytesMut::from(head)));
     Ok(id)
+}
+
+/// Writes what the non-blocking socket takes at once; errors are left for the connection's
+/// task to find on its next write.
+fn write_now(stream: &std::net::TcpStream, bytes: &[u8]) -> usize {
+    use std::io::Write;
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match (&*stream).write(&bytes[sent..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => sent += n,
+        }
+    }
+    sent
 }
 
 /// Writes the sends made outside a batch (called from a microtask).
