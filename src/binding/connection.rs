@@ -227,7 +227,7 @@ pub fn adopt(
     REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
     shared_env.add_conn(env.raw(), &shared);
     shared.flush();
-    handle.spawn(rt_conn::run(shared, BytesMut::from(head)));
+    shared.start(BytesMut::from(head));
     Ok(id)
 }
 

@@ -1,25 +1,23 @@
-//! An adopted TCP connection: the socket, the sans-IO connection it drives, and the task on the
-//! runtime thread that reads, waits for writability and runs the timers.
+//! An adopted TCP connection: the socket, the sans-IO connection it drives, and the turn the
+//! runtime's driver gives it to read, wait for writability and run timers (see `driver`).
 //!
 //! Writes happen on whichever thread has bytes to send: the JS thread writes its corked sends
-//! at the end of a batch without a thread hop (`flush`), and hands over to the task only when
+//! at the end of a batch without a thread hop (`flush`), and hands over to the driver only when
 //! the socket would block. The `core` mutex orders the two writers.
 
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Wake};
 use std::time::Instant;
 
 use bytes::BytesMut;
-use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
-use tokio::time::Sleep;
 
 use crate::protocol::connection::{Connection, Event, TransportEnd, TransportGoal};
 
+use super::driver;
 use super::tcp::{describe_error, SocketInfo};
 
 /// Received message bytes waiting for the JS thread above which a connection stops reading:
@@ -56,11 +54,29 @@ pub(crate) struct ConnCore {
     events: Vec<Event>,
 }
 
+/// State only the driver touches (its lock is never contended).
+struct IoState {
+    /// Received bytes not yet consumed; empty and unallocated while idle.
+    rbuf: BytesMut,
+    /// The deadline the driver's timer holds for this connection.
+    armed: Option<Instant>,
+    eof: bool,
+    finished: bool,
+}
+
 /// One adopted connection.
+///
+/// Memory choice: a connection is not a task. Its waker is the connection itself (an `Arc`
+/// clone), so while idle it costs this struct and the socket's registration, and no task
+/// state (DESIGN.md §2: 10,000 idle connections).
 pub(crate) struct ConnShared {
     pub(crate) id: u32,
     core: Mutex<ConnCore>,
-    wake: Notify,
+    io: Mutex<IoState>,
+    /// In the driver's run queue.
+    pub(crate) queued: AtomicBool,
+    /// The waker the socket's readiness calls; made once.
+    waker: std::sync::OnceLock<std::task::Waker>,
     stream: TcpStream,
     sink: Arc<dyn EventSink>,
     /// Bytes of received messages queued for JS and not yet delivered.
@@ -71,7 +87,7 @@ pub(crate) struct ConnShared {
 }
 
 impl ConnShared {
-    /// Wraps an adopted socket; [`run`] must then be spawned on the runtime.
+    /// Wraps an adopted socket; [`ConnShared::start`] then hands it to the driver.
     pub(crate) fn new(
         id: u32,
         conn: Connection,
@@ -92,7 +108,14 @@ impl ConnShared {
                 bytes_written: 0,
                 events: Vec::new(),
             }),
-            wake: Notify::new(),
+            io: Mutex::new(IoState {
+                rbuf: BytesMut::new(),
+                armed: None,
+                eof: false,
+                finished: false,
+            }),
+            queued: AtomicBool::new(false),
+            waker: std::sync::OnceLock::new(),
             stream,
             sink,
             undelivered: AtomicUsize::new(0),
@@ -131,13 +154,13 @@ impl ConnShared {
     }
 
     /// The JS thread delivered events carrying `bytes` message bytes: reading may resume.
-    pub(crate) fn delivered(&self, bytes: usize) {
+    pub(crate) fn delivered(self: &Arc<Self>, bytes: usize) {
         if bytes == 0 {
             return;
         }
         let before = self.undelivered.fetch_sub(bytes, Ordering::Relaxed);
         if before >= UNDELIVERED_LIMIT && before - bytes < UNDELIVERED_LIMIT {
-            self.wake.notify_one();
+            self.schedule();
         }
     }
 
@@ -158,20 +181,37 @@ impl ConnShared {
         self.emit(&mut core);
         drop(core);
         if hand_over {
-            self.wake.notify_one();
+            self.schedule();
         }
     }
 
     /// Stops or resumes reading the socket (`pause()` / `resume()`).
-    pub(crate) fn set_paused(&self, paused: bool) {
+    pub(crate) fn set_paused(self: &Arc<Self>, paused: bool) {
         self.lock().paused = paused;
-        self.wake.notify_one();
+        self.schedule();
     }
 
     /// Closes the socket without producing events: the JS environment is going away.
-    pub(crate) fn kill(&self) {
+    pub(crate) fn kill(self: &Arc<Self>) {
         self.lock().killed = true;
-        self.wake.notify_one();
+        self.schedule();
+    }
+
+    /// Starts the connection: `head` holds bytes received before adoption.
+    pub(crate) fn start(self: &Arc<Self>, head: BytesMut) {
+        self.io_state().rbuf = head;
+        self.schedule();
+    }
+
+    /// Puts the connection in the driver's run queue (once, however often it is woken).
+    pub(crate) fn schedule(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            driver::enqueue(self.clone());
+        }
+    }
+
+    fn io_state(&self) -> MutexGuard<'_, IoState> {
+        self.io.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The socket, for options such as `setNoDelay`.
@@ -225,142 +265,185 @@ pub(crate) fn delivered_bytes(e: &Event) -> usize {
     event_bytes(e)
 }
 
-/// What ended the task's wait.
-enum Woke {
-    Notified,
-    Io(io::Result<tokio::io::Ready>),
-    Timer,
-}
+/// A connection's waker. It holds the connection weakly: the socket's registration keeps the
+/// last waker, and a strong reference there would keep the connection (and the socket) alive
+/// forever.
+pub(crate) struct ConnWaker(Weak<ConnShared>);
 
-fn core_deadline(shared: &ConnShared) -> Option<Instant> {
-    shared.lock().conn.poll_timeout()
-}
-
-/// What the task waits for in one turn of its loop.
-struct Wants {
-    read: bool,
-    write: bool,
-    deadline: Option<Instant>,
-}
-
-/// The connection's task: reads, writes what the JS thread could not, runs timers, and closes
-/// the socket when the connection is over. `head` holds bytes received before adoption.
-pub(crate) async fn run(shared: Arc<ConnShared>, head: BytesMut) {
-    let mut rbuf = head;
-    if !rbuf.is_empty() {
-        shared.with(|core| core.conn.receive(&mut rbuf, Instant::now()));
+impl Wake for ConnWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
     }
-    // The timer is boxed and made only when the connection has a deadline: a connection
-    // without keepalive or close timer carries none in its task.
-    let mut sleep: Option<Pin<Box<Sleep>>> = None;
-    let mut armed: Option<Instant> = None;
-    let mut eof = false;
 
-    let end = loop {
-        let wants = {
-            let mut core = shared.lock();
-            if core.killed {
-                break None;
-            }
-            if let Some(e) = core.write_error.take() {
-                break Some(TransportEnd::Error(e));
-            }
-            if let Err(e) = shared.write_now(&mut core) {
-                break Some(TransportEnd::Error(e));
-            }
-            match core.conn.transport_goal() {
-                TransportGoal::Close => break Some(TransportEnd::Local),
-                TransportGoal::HalfClose if !core.task_writing && !core.shut_down => {
-                    core.shut_down = true;
-                    let _ = socket2::SockRef::from(&shared.stream).shutdown(Shutdown::Write);
-                }
-                _ => {}
-            }
-            if eof {
-                break Some(TransportEnd::Eof);
-            }
-            shared.emit(&mut core);
-            Wants {
-                read: !core.paused
-                    && shared.undelivered.load(Ordering::Relaxed) < UNDELIVERED_LIMIT,
-                write: core.task_writing,
-                deadline: core.conn.poll_timeout(),
-            }
-        };
-        // Re-arm the timer only when the connection needs it earlier than it is set for: the
-        // keepalive deadline moves with every message, and a late wake-up just re-checks.
-        if let Some(d) = wants.deadline {
-            if armed.is_none_or(|a| d < a) {
-                armed = Some(d);
-                let at = tokio::time::Instant::from_std(d);
-                match sleep.as_mut() {
-                    Some(s) => s.as_mut().reset(at),
-                    None => sleep = Some(Box::pin(tokio::time::sleep_until(at))),
-                }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(conn) = self.0.upgrade() {
+            conn.schedule();
+        }
+    }
+}
+
+/// What a turn of the driver did with a connection.
+pub(crate) enum Turn {
+    /// Waiting for the socket, a wake-up, or the returned deadline.
+    Wait(Option<Instant>),
+    /// More work is ready now (a read budget ran out): run it again soon.
+    Again,
+    /// The connection is over and its socket closed.
+    Finished,
+}
+
+impl ConnShared {
+    /// One turn: writes what is queued, reads what arrived, runs due timers, registers for
+    /// readiness (with this connection as the waker) and reports the next deadline.
+    pub(crate) fn turn(self: &Arc<Self>, cx: &mut Context<'_>, now: Instant) -> Turn {
+        let mut io = self.io_state();
+        if io.finished {
+            return Turn::Finished;
+        }
+        if io.armed.is_some_and(|t| t <= now) {
+            io.armed = None;
+            self.with(|core| core.conn.handle_timeout(now));
+        }
+        if !io.rbuf.is_empty() {
+            // Bytes that came with the handshake.
+            let rbuf = &mut io.rbuf;
+            self.with(|core| core.conn.receive(rbuf, now));
+            if rbuf.is_empty() {
+                *rbuf = BytesMut::new();
             }
         }
-        // One readiness wait for both directions keeps the task's state small (it is memory
-        // every idle connection holds).
-        let interest = match (wants.read, wants.write) {
-            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
-        };
-        let woke = tokio::select! {
-            biased;
-            _ = shared.wake.notified() => Woke::Notified,
-            r = shared.stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => {
-                Woke::Io(r)
-            }
-            _ = async {
-                if let Some(s) = sleep.as_mut() {
-                    s.as_mut().await;
+        loop {
+            let (read, write) = {
+                let mut core = self.lock();
+                let end = if core.killed {
+                    Some(None)
+                } else if let Some(e) = core.write_error.take() {
+                    Some(Some(TransportEnd::Error(e)))
+                } else if let Err(e) = self.write_now(&mut core) {
+                    Some(Some(TransportEnd::Error(e)))
+                } else {
+                    match core.conn.transport_goal() {
+                        TransportGoal::Close => Some(Some(TransportEnd::Local)),
+                        TransportGoal::HalfClose if !core.task_writing && !core.shut_down => {
+                            core.shut_down = true;
+                            let _ = socket2::SockRef::from(&self.stream).shutdown(Shutdown::Write);
+                            None
+                        }
+                        _ => None,
+                    }
+                };
+                let end = end.or(if io.eof {
+                    Some(Some(TransportEnd::Eof))
+                } else {
+                    None
+                });
+                if let Some(end) = end {
+                    drop(core);
+                    self.finish(&mut io, end);
+                    return Turn::Finished;
                 }
-            }, if armed.is_some() => Woke::Timer,
-        };
-        match woke {
-            Woke::Notified => {}
-            Woke::Io(Ok(ready)) if ready.is_readable() || ready.is_read_closed() => {
-                match read_some(&shared, &mut rbuf) {
-                    Ok(got_eof) => eof = got_eof,
-                    Err(e) => break Some(TransportEnd::Error(e)),
+                self.emit(&mut core);
+                (
+                    !core.paused && self.undelivered.load(Ordering::Relaxed) < UNDELIVERED_LIMIT,
+                    core.task_writing,
+                )
+            };
+            if write {
+                match self.stream.poll_write_ready(cx) {
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => {
+                        self.finish(
+                            &mut io,
+                            Some(TransportEnd::Error(describe_error("write", &e))),
+                        );
+                        return Turn::Finished;
+                    }
+                    Poll::Pending => {}
                 }
             }
-            // Writable: the top of the loop writes.
-            Woke::Io(Ok(_)) => {}
-            Woke::Io(Err(e)) => break Some(TransportEnd::Error(describe_error("read", &e))),
-            Woke::Timer => {
-                armed = None;
-                let now = Instant::now();
-                shared.with(|core| core.conn.handle_timeout(now));
-                if core_deadline(&shared).is_none() {
-                    sleep = None;
+            if read {
+                match self.stream.poll_read_ready(cx) {
+                    Poll::Ready(Ok(())) => match read_some(self, &mut io.rbuf) {
+                        Ok(ReadOutcome::Eof) => {
+                            io.eof = true;
+                            continue;
+                        }
+                        Ok(ReadOutcome::Drained) => continue,
+                        Ok(ReadOutcome::Budget) => return Turn::Again,
+                        Err(e) => {
+                            self.finish(&mut io, Some(TransportEnd::Error(e)));
+                            return Turn::Finished;
+                        }
+                    },
+                    Poll::Ready(Err(e)) => {
+                        self.finish(
+                            &mut io,
+                            Some(TransportEnd::Error(describe_error("read", &e))),
+                        );
+                        return Turn::Finished;
+                    }
+                    Poll::Pending => {}
                 }
             }
+            break;
         }
-    };
-
-    let mut core = shared.lock();
-    if let Some(end) = end {
-        // A last write without waiting: a close frame or close reply queued at the end.
-        let _ = shared.write_now(&mut core);
-        core.conn.transport_closed(end);
-        shared.emit(&mut core);
+        // Hand the driver a new deadline only when it is earlier than the one it holds: the
+        // keepalive deadline moves with every message, and a late turn just re-checks.
+        let deadline = self.lock().conn.poll_timeout();
+        match deadline {
+            Some(d) if io.armed.is_none_or(|a| d < a) => {
+                io.armed = Some(d);
+                Turn::Wait(Some(d))
+            }
+            _ => Turn::Wait(None),
+        }
     }
-    let killed = core.killed;
-    drop(core);
-    let _ = socket2::SockRef::from(&shared.stream).shutdown(Shutdown::Both);
-    if !killed {
-        shared.sink.finished(&shared);
+
+    /// Closes the socket and reports the end (unless the environment is gone).
+    fn finish(self: &Arc<Self>, io: &mut IoState, end: Option<TransportEnd>) {
+        io.finished = true;
+        io.rbuf = BytesMut::new();
+        let mut core = self.lock();
+        if let Some(end) = end {
+            // A last write without waiting: a close frame or close reply queued at the end.
+            let _ = self.write_now(&mut core);
+            core.conn.transport_closed(end);
+            self.emit(&mut core);
+        }
+        let killed = core.killed;
+        drop(core);
+        let _ = socket2::SockRef::from(&self.stream).shutdown(Shutdown::Both);
+        if !killed {
+            self.sink.finished(self);
+        }
+    }
+
+    /// The waker to register with the socket's readiness.
+    pub(crate) fn waker(self: &Arc<Self>) -> &std::task::Waker {
+        self.waker
+            .get_or_init(|| std::task::Waker::from(Arc::new(ConnWaker(Arc::downgrade(self)))))
+    }
+
+    /// The deadline the driver holds for this connection, if it is still `at`.
+    pub(crate) fn is_armed_at(&self, at: Instant) -> bool {
+        self.io_state().armed == Some(at)
     }
 }
 
-/// Reads what the socket has (up to a budget) and feeds it to the connection. Returns whether
-/// the peer closed its side.
-fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<bool, String> {
+/// How a read round ended.
+enum ReadOutcome {
+    /// The socket has nothing more for now.
+    Drained,
+    /// The peer closed its side.
+    Eof,
+    /// The read budget ran out with data possibly left: yield to other connections.
+    Budget,
+}
+
+/// Reads what the socket has (up to a budget) and feeds it to the connection.
+fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<ReadOutcome, String> {
     let mut total = 0;
-    let mut eof = false;
+    let outcome;
     loop {
         let want = {
             let core = shared.lock();
@@ -369,7 +452,7 @@ fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<bool, Stri
         rbuf.reserve(want.clamp(READ_CHUNK, 4 * 1024 * 1024));
         match shared.stream.try_read_buf(rbuf) {
             Ok(0) => {
-                eof = true;
+                outcome = ReadOutcome::Eof;
                 break;
             }
             Ok(n) => {
@@ -379,11 +462,19 @@ fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<bool, Stri
                     core.bytes_read += n as u64;
                     core.conn.receive(rbuf, now);
                 });
-                if total >= READ_BUDGET || shared.lock().paused {
+                if total >= READ_BUDGET {
+                    outcome = ReadOutcome::Budget;
+                    break;
+                }
+                if shared.lock().paused {
+                    outcome = ReadOutcome::Drained;
                     break;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                outcome = ReadOutcome::Drained;
+                break;
+            }
             Err(e) => return Err(describe_error("read", &e)),
         }
     }
@@ -391,5 +482,5 @@ fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<bool, Stri
     if rbuf.is_empty() {
         *rbuf = BytesMut::new();
     }
-    Ok(eof)
+    Ok(outcome)
 }

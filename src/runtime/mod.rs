@@ -2,6 +2,7 @@
 //! the sans-IO [`crate::protocol::connection::Connection`] over a socket it owns.
 
 pub(crate) mod conn;
+pub(crate) mod driver;
 pub(crate) mod tcp;
 
 use std::sync::Mutex;
@@ -26,6 +27,7 @@ pub(crate) fn handle() -> std::io::Result<Handle> {
     std::thread::Builder::new()
         .name("websocket-rs".into())
         .spawn(move || rt.block_on(std::future::pending::<()>()))?;
+    driver::start(&handle);
     *slot = Some(handle.clone());
     Ok(handle)
 }
