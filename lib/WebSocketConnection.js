@@ -28,18 +28,13 @@ function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, 
   this.protocol = protocol;
   this.extensions = extensions;
   this.remoteAddress = socket ? socket.remoteAddress : undefined;
-  this.closeReasonCode = -1;
-  this.closeDescription = null;
-  this.closeEventEmitted = false;
   this.maskOutgoingPackets = maskOutgoingPackets;
-  this.connected = true;
-  this.state = STATE_OPEN;
-  this.waitingForCloseResponse = false;
   this.closeTimeout = config.closeTimeout;
   this.assembleFragments = config.assembleFragments;
   this.maxReceivedMessageSize = config.maxReceivedMessageSize;
-  this.outputBufferFull = false;
-  this.inputPaused = false;
+  // closeReasonCode, closeDescription, connected, state and the other flags start with the
+  // values on the prototype and become own properties only when they change: an idle
+  // connection's object stays small.
 
   if (config.keepalive && !config.useNativeKeepalive) {
     if (typeof config.keepaliveInterval !== 'number') {
@@ -55,17 +50,29 @@ function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, 
   // The native connection's id, 0 until the socket is handed to Rust and after it is gone.
   this._id = 0;
   this._adoptedId = 0;
+}
+
+util.inherits(WebSocketConnection, EventEmitter);
+
+// Initial values, shared through the prototype (see the constructor).
+Object.assign(WebSocketConnection.prototype, {
+  closeReasonCode: -1,
+  closeDescription: null,
+  closeEventEmitted: false,
+  connected: true,
+  state: STATE_OPEN,
+  waitingForCloseResponse: false,
+  outputBufferFull: false,
+  inputPaused: false,
   // Send callbacks by token, made on the first send with a callback.
-  this._callbacks = null;
+  _callbacks: null,
   // Called with (connection, code, description) just before the 'close' event: the server's
   // bookkeeping, without a listener closure per connection.
-  this._closeHook = null;
-}
+  _closeHook: null,
+});
 
 // Tokens for send callbacks; unique across the environment, which is more than needed.
 let nextToken = 1;
-
-util.inherits(WebSocketConnection, EventEmitter);
 
 // Pings are answered in Rust unless the application listens for them. The listener methods
 // are wrapped on the prototype, so a connection carries no listeners of its own for this.

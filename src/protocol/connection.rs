@@ -181,9 +181,14 @@ impl Connection {
         self.app_handles_pings = yes;
     }
 
-    /// Moves the events produced so far into `out`.
+    /// Moves the events produced so far into `out`; the connection keeps no list (and no
+    /// memory) of its own afterwards.
     pub fn take_events(&mut self, out: &mut Vec<Event>) {
-        out.append(&mut self.events);
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.events);
+        } else {
+            out.append(&mut self.events);
+        }
     }
 
     /// True when events wait to be taken.

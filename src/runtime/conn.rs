@@ -48,10 +48,9 @@ pub(crate) struct ConnCore {
     /// The environment is going away: close without producing events.
     killed: bool,
     /// An error the JS thread hit while writing, for the task to act on.
-    write_error: Option<String>,
+    write_error: Option<Box<str>>,
     pub(crate) bytes_read: u64,
     pub(crate) bytes_written: u64,
-    events: Vec<Event>,
 }
 
 /// State only the driver touches (its lock is never contended).
@@ -106,7 +105,6 @@ impl ConnShared {
                 write_error: None,
                 bytes_read: 0,
                 bytes_written: 0,
-                events: Vec::new(),
             }),
             io: Mutex::new(IoState {
                 rbuf: BytesMut::new(),
@@ -142,15 +140,14 @@ impl ConnShared {
         if !core.conn.has_events() || core.killed {
             return;
         }
-        let mut events = std::mem::take(&mut core.events);
+        // The connection's event list leaves with the events: an idle connection keeps none.
+        let mut events = Vec::new();
         core.conn.take_events(&mut events);
         let bytes: usize = events.iter().map(event_bytes).sum();
         if bytes > 0 {
             self.undelivered.fetch_add(bytes, Ordering::Relaxed);
         }
         self.sink.push(self, &mut events);
-        events.clear();
-        core.events = events;
     }
 
     /// The JS thread delivered events carrying `bytes` message bytes: reading may resume.
@@ -173,7 +170,7 @@ impl ConnShared {
             return;
         }
         if let Err(e) = self.write_now(&mut core) {
-            core.write_error = Some(e);
+            core.write_error = Some(e.into_boxed_str());
         }
         let hand_over = core.task_writing
             || core.write_error.is_some()
@@ -318,7 +315,7 @@ impl ConnShared {
                 let end = if core.killed {
                     Some(None)
                 } else if let Some(e) = core.write_error.take() {
-                    Some(Some(TransportEnd::Error(e)))
+                    Some(Some(TransportEnd::Error(e.into_string())))
                 } else if let Err(e) = self.write_now(&mut core) {
                     Some(Some(TransportEnd::Error(e)))
                 } else {
