@@ -3,11 +3,13 @@
 // The websocket-rs benchmark: the same echo job on websocket-rs, ws and websocket (WebSocket-Node
 // 1.0.35) servers, in one run, each server pinned to one core and driven by bench/loadgen pinned
 // to another. Reports server CPU-µs per operation and RSS per idle connection, and each figure as a
-// ratio to ws measured in the same run. See bench/README.md.
+// ratio to ws measured in the same run. The client scenario turns it around: each implementation's
+// client (bench/clients/echo-client.js) on the first core against one fixed Rust echo server
+// (`loadgen serve`) on the second, client CPU-µs per message. See bench/README.md.
 //
 //   npm run bench                 full run (~10 min)
 //   npm run bench -- --quick      short run (< 2 min)
-//   options: --impl ws,websocket  --scenario echo64,echo1m,handshakes,idle  --help
+//   options: --impl ws,websocket  --scenario echo64,echo1m,handshakes,idle,client64  --help
 
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
@@ -16,6 +18,7 @@ const path = require('path');
 
 const ROOT = path.join(__dirname, '..');
 const ECHO_JS = path.join(__dirname, 'servers', 'echo.js');
+const CLIENT_JS = path.join(__dirname, 'clients', 'echo-client.js');
 const LOADGEN_DIR = path.join(__dirname, 'loadgen');
 const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -35,7 +38,7 @@ function parseArgs(argv) {
     else if (a === '--scenario') opts.scenarios = argv[++i].split(',').filter(Boolean);
     else if (a === '--help' || a === '-h') {
       console.log('usage: node bench/run.js [--quick] [--impl websocket-rs,ws,websocket] ' +
-        '[--scenario echo64,echo1m,handshakes,idle]');
+        '[--scenario echo64,echo1m,handshakes,idle,client64]');
       process.exit(0);
     } else {
       console.error('unknown argument: ' + a);
@@ -94,6 +97,22 @@ function scenarioList(quick) {
       kind: 'idle',
       params: { conns: quick ? 5000 : 10000, warmup: 2000, batch: 100 },
       timeoutMs: quick ? 30000 : 90000,
+    },
+    {
+      id: 'client64',
+      title: 'client echo 64 B text',
+      desc: 'the implementation as a client: 50 connections x 32 in flight, 64-byte text messages, ' +
+        'to a Rust echo server (loadgen serve); client CPU',
+      metric: 'CPU-µs/msg',
+      kind: 'client',
+      saturates: true, // 1,600 messages in flight keep any of these clients' core busy
+      // the warm-up runs inside the client process (its JIT is what must settle), on the same
+      // connections, before the measured phase
+      // (1,000,000 in the quick run: websocket-rs's client needs about a second for them, and
+      // /proc counts CPU in 10 ms ticks)
+      params: { conns: 50, inflight: 32, size: 64, kind: 'text',
+        warmup: quick ? 100000 : 300000, messages: quick ? 1000000 : 3000000 },
+      timeoutMs: quick ? 45000 : 150000,
     },
   ];
 }
@@ -478,41 +497,154 @@ async function runIdle(server, sc) {
   }
 }
 
+// The client scenario: the implementation is the client (bench/clients/echo-client.js, pinned
+// where the servers run) and the server is one fixed Rust echo server (`loadgen serve`, pinned
+// where the loadgen runs), started once per scenario and shared by the implementations' cells.
+let echoServer = null;
+
+async function ensureEchoServer() {
+  if (echoServer && !echoServer.exited) return echoServer;
+  const p = spawnPinned('Rust echo server', PIN.loadgen, LOADGEN,
+    ['serve', '--port', '0', '--exit-on-stdin-eof']);
+  const line = await p.waitLine((l) => l.startsWith('READY '), 15000, 'READY');
+  p.port = Number(line.split(' ')[1]);
+  p.url = `ws://127.0.0.1:${p.port}/`;
+  echoServer = p;
+  return p;
+}
+
+async function stopEchoServer() {
+  if (!echoServer) return;
+  const p = echoServer;
+  echoServer = null;
+  p.child.stdin.end(); // it exits at the end of its stdin
+  if (!(await p.waitExit(2000))) await p.stop(1000);
+}
+
+// The echo server's counters (cumulative since it started).
+async function echoStats(echo) {
+  echo.child.stdin.write('stats\n');
+  return echo.waitJson('echo_stats', 5000, 'stats');
+}
+
+async function runClient(impl, echo, sc) {
+  const p = sc.params;
+  const deadline = Date.now() + sc.timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+
+  const before = await echoStats(echo);
+  const cl = spawnPinned(`${impl} client`, PIN.server, process.execPath, [CLIENT_JS, '--impl', impl,
+    '--url', echo.url, '--conns', String(p.conns), '--inflight', String(p.inflight),
+    '--size', String(p.size), '--warmup', String(p.warmup), '--messages', String(p.messages)]);
+  try {
+    // connections and warm-up (inside the client: its JIT is what must settle) are not billed
+    const conn = await cl.waitJson('connected', left(), 'connections and warm-up');
+    checkErrors(conn, 'connecting and warm-up');
+    if (conn.connected !== p.conns) throw new Error(`only ${conn.connected} of ${p.conns} connections`);
+    if (conn.warmup !== p.warmup) throw new Error(`only ${conn.warmup} of ${p.warmup} warm-up echoes`);
+    const c0 = cpuSample(cl.pid);
+    const e0 = cpuSample(echo.pid);
+    cl.child.stdin.write('go\n');
+    const res = await cl.waitJson('messages', left(), 'echo result');
+    const c1 = cpuSample(cl.pid);
+    const e1 = cpuSample(echo.pid);
+    checkErrors(res, 'echo');
+    if (res.messages !== p.messages) throw new Error(`only ${res.messages} of ${p.messages} echoes`);
+    cl.child.stdin.write('close\n'); // closing handshakes, after the measured phase
+    const closed = await cl.waitJson('closed', left(), 'connections closed');
+    if (closed.closed !== conn.connected) {
+      throw new Error(`only ${closed.closed} of ${conn.connected} connections closed cleanly` +
+        (closed.first_error ? ` (first: ${closed.first_error})` : ''));
+    }
+    await cl.waitExit(5000);
+    const after = await echoStats(echo);
+    if (after.errors > before.errors) {
+      throw new Error(`the echo server saw ${after.errors - before.errors} protocol error(s)` +
+        (after.first_error ? ` (first: ${after.first_error})` : ''));
+    }
+    const echoed = after.messages - before.messages;
+    if (echoed !== p.warmup + p.messages) {
+      throw new Error(`the echo server echoed ${echoed} messages, the client sent ${p.warmup + p.messages}`);
+    }
+    const cd = cpuDelta(c0, c1);
+    const ed = cpuDelta(e0, e1);
+    return {
+      value: (cd.cpu * 1e6) / res.messages,
+      messages: res.messages,
+      seconds: res.seconds,
+      rate: res.messages / res.seconds,
+      rateUnit: 'msg/s',
+      clientCore: cd.cpu / cd.wall,
+      echoServerCore: ed.cpu / ed.wall,
+      echoServerCpuUsPerMsg: (ed.cpu * 1e6) / res.messages,
+      // the client's own process.cpuUsage() over the phase: a cross-check of the /proc reading
+      clientSelfCpuUsPerMsg: res.cpu_us / res.messages,
+    };
+  } finally {
+    await cl.stop(1000);
+  }
+}
+
 const RUNNERS = { echo: runEcho, handshakes: runHandshakes, idle: runIdle };
 
+// Resolves like `work` unless `ms` pass first (then rejects): a hung process fails its cell,
+// not the run.
+async function withGuard(work, ms, what) {
+  let timer;
+  const guard = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${(ms / 1000).toFixed(0)} s`)), ms);
+  });
+  work.catch(() => {}); // if the guard wins, the work's own later failure is moot
+  try {
+    return await Promise.race([work, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function killChildrenExcept(keep) {
+  for (const c of children) {
+    if (!keep.includes(c)) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch (_) {
+        // gone
+      }
+    }
+  }
+}
+
+async function runClientCell(impl, sc) {
+  const t0 = Date.now();
+  let echo = null;
+  try {
+    echo = await ensureEchoServer();
+    const r = await withGuard(runClient(impl, echo, sc), sc.timeoutMs + 15000, 'cell');
+    if (echo.exited) throw new Error(echo.describeExit());
+    return { status: 'ok', ...r, cellSeconds: (Date.now() - t0) / 1000 };
+  } catch (e) {
+    return { status: 'failed', error: e.message, cellSeconds: (Date.now() - t0) / 1000 };
+  } finally {
+    // a client left behind goes; the echo server stays for the next implementation
+    killChildrenExcept(echo && !echo.exited ? [echo.child] : []);
+  }
+}
+
 async function runCell(impl, sc) {
+  if (sc.kind === 'client') return runClientCell(impl, sc);
   let server = null;
   const t0 = Date.now();
   try {
     server = await startServer(impl);
     // the whole cell is bounded: a hung server or loadgen fails the cell, not the run
-    let timer;
-    const guard = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`cell timed out after ${sc.timeoutMs / 1000} s`)),
-        sc.timeoutMs + 15000);
-    });
-    try {
-      const work = RUNNERS[sc.kind](server, sc);
-      work.catch(() => {}); // if the guard wins, the scenario's own later failure is moot
-      const r = await Promise.race([work, guard]);
-      if (server.exited) throw new Error(server.describeExit());
-      return { status: 'ok', ...r, cellSeconds: (Date.now() - t0) / 1000 };
-    } finally {
-      clearTimeout(timer);
-    }
+    const r = await withGuard(RUNNERS[sc.kind](server, sc), sc.timeoutMs + 15000, 'cell');
+    if (server.exited) throw new Error(server.describeExit());
+    return { status: 'ok', ...r, cellSeconds: (Date.now() - t0) / 1000 };
   } catch (e) {
     return { status: 'failed', error: e.message, cellSeconds: (Date.now() - t0) / 1000 };
   } finally {
     // anything the scenario left behind (a loadgen on a timed-out path) goes with the server
-    for (const c of children) {
-      if (!server || c !== server.child) {
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch (_) {
-          // gone
-        }
-      }
-    }
+    killChildrenExcept(server ? [server.child] : []);
     if (server) await server.stop(3000);
   }
 }
@@ -549,9 +681,11 @@ async function buildLoadgen() {
   }
 }
 
-// Can this implementation's server be constructed? (websocket-rs may not be written yet.)
-async function probe(impl) {
-  const p = new Proc(`${impl} probe`, process.execPath, [ECHO_JS, '--impl', impl, '--check']);
+// Can this implementation's server (or client) be constructed? (websocket-rs may not be written
+// yet.)
+async function probe(impl, side) {
+  const script = side === 'client' ? CLIENT_JS : ECHO_JS;
+  const p = new Proc(`${impl} ${side} probe`, process.execPath, [script, '--impl', impl, '--check']);
   let line;
   try {
     line = await p.waitLine((l) => l === 'OK' || l.startsWith('ERROR '), 15000, 'probe answer');
@@ -664,7 +798,14 @@ function printTable(scenarios, results, impls) {
       return r && r.status === 'ok' ? `${fmtRate(r.rate)} ${r.rateUnit}` : '';
     });
     out += pad(sc.title, W0) + pad('throughput', W1) + rate.map((c) => pad(c, W)).join('') + '\n';
-    if (sc.kind !== 'idle') {
+    if (sc.kind === 'client') {
+      const busy = impls.map((impl) => {
+        const r = row[impl];
+        return r && r.status === 'ok'
+          ? `${(r.clientCore * 100).toFixed(0)}% / ${(r.echoServerCore * 100).toFixed(0)}%` : '';
+      });
+      out += pad('', W0) + pad('core cli / echo', W1) + busy.map((c) => pad(c, W)).join('') + '\n';
+    } else if (sc.kind !== 'idle') {
       const busy = impls.map((impl) => {
         const r = row[impl];
         return r && r.status === 'ok'
@@ -729,20 +870,26 @@ async function main() {
     notes.push(`fd hard limit ${machine.fdLimit} is below the ${needFds} the idle scenario needs`);
   }
 
+  const sideOf = (sc) => (sc.kind === 'client' ? 'client' : 'server');
+  const sides = [...new Set(scenarios.map(sideOf))];
   console.log(`websocket-rs bench (${opts.quick ? 'quick' : 'full'}): node ${machine.node}, ` +
-    `${machine.nproc} CPUs (${machine.cpuModel}), server on CPU ${PIN.server}, loadgen on CPU ${PIN.loadgen}`);
+    `${machine.nproc} CPUs (${machine.cpuModel}), server on CPU ${PIN.server}, loadgen on CPU ${PIN.loadgen}` +
+    (sides.includes('client') ? ` (client scenario: client on CPU ${PIN.server}, ` +
+      `Rust echo server on CPU ${PIN.loadgen})` : ''));
 
-  // which implementations can run at all
-  const status = {};
-  for (const impl of opts.impls) {
-    const pr = await probe(impl);
-    if (pr.ok) status[impl] = { run: true };
-    else if (pr.skip) {
-      status[impl] = { run: false, status: 'skipped', why: pr.why };
-      notes.push(`${impl} skipped: its server is not implemented yet (${pr.why})`);
-    } else {
-      status[impl] = { run: false, status: 'failed', why: pr.why };
-      notes.push(`${impl} cannot start: ${pr.why}`);
+  // which implementations can run at all, as a server and as a client
+  const status = { server: {}, client: {} };
+  for (const side of sides) {
+    for (const impl of opts.impls) {
+      const pr = await probe(impl, side);
+      if (pr.ok) status[side][impl] = { run: true };
+      else if (pr.skip) {
+        status[side][impl] = { run: false, status: 'skipped', why: pr.why };
+        notes.push(`${impl} skipped: its ${side} is not implemented yet (${pr.why})`);
+      } else {
+        status[side][impl] = { run: false, status: 'failed', why: pr.why };
+        notes.push(`${impl} ${side} cannot start: ${pr.why}`);
+      }
     }
   }
   for (const n of notes) console.log('note: ' + n);
@@ -750,27 +897,35 @@ async function main() {
   const results = {};
   for (const sc of scenarios) {
     results[sc.id] = {};
+    const client = sc.kind === 'client';
+    // the measured side and the side that drives it
+    const [me, peer] = client ? ['client', 'echo server'] : ['server', 'loadgen'];
     for (const impl of opts.impls) {
       let r;
-      if (!status[impl].run) {
-        r = { status: status[impl].status, error: status[impl].why };
+      const st = status[sideOf(sc)][impl];
+      if (!st.run) {
+        r = { status: st.status, error: st.why };
       } else {
         process.stdout.write(`${pad(sc.title, 28)} ${pad(impl, 14)} `);
         r = await runCell(impl, sc);
         if (r.status === 'ok') {
-          const busy = r.serverCore !== undefined
-            ? `, server core ${(r.serverCore * 100).toFixed(0)}%, loadgen core ${(r.loadgenCore * 100).toFixed(0)}%`
+          const meCore = client ? r.clientCore : r.serverCore;
+          const peerCore = client ? r.echoServerCore : r.loadgenCore;
+          const busy = meCore !== undefined
+            ? `, ${me} core ${(meCore * 100).toFixed(0)}%, ${peer} core ${(peerCore * 100).toFixed(0)}%`
             : '';
           console.log(`${fmt(r.value)} ${sc.metric}  (${fmtRate(r.rate)} ${r.rateUnit}${busy}; ` +
             `${r.cellSeconds.toFixed(1)} s)`);
-          if (sc.saturates && r.serverCore < 0.8 && !(r.loadgenCore > 0.9)) {
-            notes.push(`${sc.title} / ${impl}: the server used only ${(r.serverCore * 100).toFixed(0)}% ` +
+          if (sc.saturates && meCore < 0.8 && !(peerCore > 0.9)) {
+            notes.push(`${sc.title} / ${impl}: the ${me} used only ${(meCore * 100).toFixed(0)}% ` +
               'of its core: other load on the machine? (see /proc/loadavg in the JSON)');
           }
-          if (r.loadgenCore > 0.9 && r.serverCore < 0.9) {
-            r.loadgenBound = true;
-            notes.push(`${sc.title} / ${impl}: the loadgen's core was saturated ` +
-              `(${(r.loadgenCore * 100).toFixed(0)}%) while the server's was not: throughput is loadgen-bound`);
+          if (peerCore > 0.9 && meCore < 0.9) {
+            if (client) r.echoServerBound = true;
+            else r.loadgenBound = true;
+            notes.push(`${sc.title} / ${impl}: the ${peer}'s core was saturated ` +
+              `(${(peerCore * 100).toFixed(0)}%) while the ${me}'s was not: throughput is ` +
+              `${peer.replace(' ', '-')}-bound`);
           }
         } else {
           console.log(`FAILED: ${r.error}`);
@@ -778,11 +933,12 @@ async function main() {
       }
       results[sc.id][impl] = r;
     }
+    if (client) await stopEchoServer();
   }
 
   const impls = opts.impls;
   console.log(printTable(scenarios, results, impls));
-  const lateNotes = notes.filter((n) => /loadgen-bound|other load/.test(n));
+  const lateNotes = notes.filter((n) => /-bound$|other load/.test(n));
   for (const n of lateNotes) console.log('note: ' + n);
 
   const totalSeconds = (Date.now() - started) / 1000;
@@ -791,6 +947,8 @@ async function main() {
     mode: opts.quick ? 'quick' : 'full',
     machine,
     pinning: PIN,
+    // client scenario: the client runs where the servers do, the Rust echo server where the loadgen does
+    clientPinning: { client: PIN.server, echoServer: PIN.loadgen },
     versions: {
       'websocket-rs': require(path.join(ROOT, 'package.json')).version,
       'websocket-rs commit': gitCommit(),
@@ -804,6 +962,8 @@ async function main() {
       description: sc.desc,
       metric: sc.metric,
       params: sc.params,
+      ...(sc.kind === 'client'
+        ? { echoServer: 'bench/loadgen serve (src/serve.rs)', client: 'bench/clients/echo-client.js' } : {}),
       results: Object.fromEntries(impls.map((impl) => {
         const r = results[sc.id][impl];
         const base = results[sc.id][BASELINE];

@@ -4,11 +4,15 @@
 //!                      --kind text|binary --messages N [--sync]
 //!   loadgen handshakes --url ... --count N --concurrency C
 //!   loadgen idle       --url ... --conns N --hold-secs S [--batch B]
+//!   loadgen serve      --port P [--host 127.0.0.1] [--exit-on-stdin-eof]
 //!
-//! Each prints JSON lines on stdout (the last one is the result). Everything runs on one
-//! current_thread Tokio runtime (one core), one task per connection.
+//! The client modes print JSON lines on stdout (the last one is the result). `serve` is the
+//! other way round: an echo server (for the client benchmark) that prints `READY <port>`; see
+//! serve.rs. Everything runs on one current_thread Tokio runtime (one core), one task per
+//! connection.
 
 mod proto;
+mod serve;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -47,7 +51,7 @@ impl Args {
                 .ok_or_else(|| format!("unexpected argument {a}\n{}", usage()))?;
             if let Some((k, v)) = name.split_once('=') {
                 opts.insert(k.to_string(), v.to_string());
-            } else if name == "sync" {
+            } else if name == "sync" || name == "exit-on-stdin-eof" {
                 flags.push(name.to_string());
             } else {
                 let v = rest
@@ -85,7 +89,8 @@ impl Args {
 fn usage() -> String {
     "usage:\n  loadgen echo --url ws://HOST:PORT/ --conns 50 --inflight 32 --size 64 --kind text|binary --messages N [--sync]\n  \
      loadgen handshakes --url ws://HOST:PORT/ --count N --concurrency C\n  \
-     loadgen idle --url ws://HOST:PORT/ --conns N --hold-secs S [--batch 100]"
+     loadgen idle --url ws://HOST:PORT/ --conns N --hold-secs S [--batch 100]\n  \
+     loadgen serve --port P [--host 127.0.0.1] [--exit-on-stdin-eof]"
         .to_string()
 }
 
@@ -107,6 +112,12 @@ fn main() {
             "echo" => echo(&args).await,
             "handshakes" => handshakes(&args).await,
             "idle" => idle(&args).await,
+            "serve" => {
+                let host = args.str("host", Some("127.0.0.1"))?;
+                let port = args.num("port", Some(0))?;
+                let port = u16::try_from(port).map_err(|_| format!("--port: {port} is not a port"))?;
+                serve::serve(&host, port, args.flag("exit-on-stdin-eof"), stdin_lines()).await
+            }
             m => Err(format!("unknown mode {m}\n{}", usage())),
         }
     });

@@ -65,7 +65,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     b
 }
 
-fn accept_key(key: &str) -> String {
+pub fn accept_key(key: &str) -> String {
     let mut h = Sha1::new();
     h.update(key.as_bytes());
     h.update(GUID.as_bytes());
