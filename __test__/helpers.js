@@ -238,3 +238,280 @@ module.exports = {
   bytesOf,
   withUncaught,
 };
+
+// ---------------------------------------------------------------------------------------------
+// Additions for the client, W3C and router tests.
+
+const SERVER_KINDS = ['ours', 'ws', 'orig'];
+
+// A server-side connection of any kind behind one interface: `events` emits 'message' (a string
+// for text, a Buffer for binary), 'ping' and 'pong' (a Buffer) and 'close' (code, reason);
+// `received` keeps every message; `closed` resolves with [code, reason].
+function wrapPeer(kind, raw, echo) {
+  const events = new EventEmitter();
+  const peer = { kind, raw, events, received: [] };
+  const onMessage = (data) => {
+    peer.received.push(data);
+    events.emit('message', data);
+    if (echo) {
+      return typeof data === 'string' ? peer.sendText(data) : peer.sendBinary(data);
+    }
+    return undefined;
+  };
+  peer.closed = new Promise((resolve) => events.once('close', (code, reason) => resolve([code, reason])));
+  if (kind === 'ws') {
+    raw.on('message', (data, isBinary) => onMessage(isBinary ? data : data.toString()));
+    raw.on('ping', (data) => events.emit('ping', data));
+    raw.on('pong', (data) => events.emit('pong', data));
+    raw.on('close', (code, reason) => events.emit('close', code, reason.toString()));
+    raw.on('error', () => {});
+    peer.sendText = (s) => raw.send(s);
+    peer.sendBinary = (b) => raw.send(b, { binary: true });
+    peer.sendFragments = (parts, binary) => parts.forEach((p, i) => raw.send(p, { binary, fin: i === parts.length - 1 }));
+    peer.ping = (data) => raw.ping(data);
+    peer.close = (code, reason) => raw.close(code, reason);
+    peer.pauseReading = () => raw._socket.pause();
+    peer.resumeReading = () => raw._socket.resume();
+  } else {
+    const Frame = kind === 'ours' ? require('..').frame : orig.frame;
+    raw.on('message', (m) => onMessage(m.type === 'utf8' ? m.utf8Data : m.binaryData));
+    raw.on('ping', (cancel, data) => events.emit('ping', data)); // not cancelled: answered
+    raw.on('pong', (data) => events.emit('pong', data));
+    raw.on('close', (code, reason) => events.emit('close', code, reason));
+    raw.on('error', () => {});
+    peer.sendText = (s) => raw.sendUTF(s);
+    peer.sendBinary = (b) => raw.sendBytes(b);
+    peer.sendFragments = (parts, binary) => parts.forEach((p, i) => {
+      const f = new Frame(Buffer.alloc(4), Buffer.alloc(10), {});
+      f.fin = i === parts.length - 1;
+      f.opcode = i > 0 ? 0 : binary ? 2 : 1;
+      f.binaryPayload = Buffer.from(p);
+      raw.sendFrame(f);
+    });
+    peer.ping = (data) => raw.ping(data);
+    peer.close = (code, reason) => raw.close(code, reason);
+    peer.pauseReading = () => raw.pause();
+    peer.resumeReading = () => raw.resume();
+  }
+  peer.nextMessage = () => (peer.received.length > peer._taken
+    ? Promise.resolve(peer.received[peer._taken++])
+    : next(events, 'message').then(() => peer.received[peer._taken++]));
+  peer._taken = 0;
+  return peer;
+}
+
+// A WebSocket server of `kind` ('ours': this project's, 'ws': a `ws` WebSocketServer, 'orig': the
+// original `websocket` package's) on 127.0.0.1. Every upgrade request (Node's IncomingMessage)
+// lands in `upgrades`; every accepted connection becomes a peer (wrapPeer), in `peers` and from
+// `nextPeer()`. Options: `config` (server config, or `ws` options), `protocol(requested)` (the
+// protocol to accept, default the first requested, false for none), `reject` ({status, reason}:
+// refuse every request), `echo` (send every message back).
+async function peerServer(kind, options) {
+  const opts = options || {};
+  const h = await listen();
+  const port = h.address().port;
+  const srv = { kind, h, port, url: 'ws://127.0.0.1:' + port + '/', upgrades: [], peers: [] };
+  h.on('upgrade', (req) => srv.upgrades.push(req));
+  const peerEvents = new EventEmitter();
+  let taken = 0;
+  const addPeer = (raw) => {
+    srv.peers.push(wrapPeer(kind, raw, opts.echo));
+    peerEvents.emit('peer');
+  };
+  srv.nextPeer = async () => {
+    while (srv.peers.length <= taken) {
+      await next(peerEvents, 'peer');
+    }
+    return srv.peers[taken++];
+  };
+  const choose = (requested) => (opts.protocol ? opts.protocol(requested) : requested[0]);
+  if (kind === 'ws') {
+    const wss = new WebSocket.Server(Object.assign({
+      server: h,
+      handleProtocols: (set) => choose(Array.from(set)) || false,
+      verifyClient: opts.reject ? (info, cb) => cb(false, opts.reject.status, opts.reject.reason) : undefined,
+    }, opts.config));
+    wss.on('connection', addPeer);
+    wss.on('error', () => {});
+    srv.server = wss;
+    defer(() => {
+      wss.clients.forEach((c) => c.terminate());
+      return new Promise((resolve) => wss.close(() => resolve()));
+    });
+  } else {
+    const Server = kind === 'ours' ? require('..').server : orig.server;
+    const wss = new Server(Object.assign({
+      httpServer: h, maxReceivedFrameSize: 0x200000, maxReceivedMessageSize: 0x1000000,
+    }, opts.config));
+    if (!opts.noRequestHandler) {
+      wss.on('request', (r) => {
+        if (opts.reject) {
+          r.reject(opts.reject.status, opts.reject.reason);
+          return;
+        }
+        const p = r.requestedProtocols.length > 0 ? choose(r.requestedProtocols) : null;
+        addPeer(r.accept(p || null, r.origin));
+      });
+    }
+    srv.server = wss;
+    defer(() => {
+      wss.connections.slice().forEach((c) => c.drop(1001, 'test over', true));
+      wss.unmount();
+    });
+  }
+  return srv;
+}
+
+// One frame from the front of `buf`, masked or not: {fin, rsv, opcode, masked, key, payload
+// (unmasked), used}, or null if incomplete.
+function parseAnyFrame(buf) {
+  if (buf.length < 2) {
+    return null;
+  }
+  const masked = (buf[1] & 0x80) !== 0;
+  const len7 = buf[1] & 0x7F;
+  const lenBytes = len7 === 126 ? 2 : len7 === 127 ? 8 : 0;
+  const off = 2 + lenBytes + (masked ? 4 : 0);
+  if (buf.length < off) {
+    return null;
+  }
+  const len = len7 === 126 ? buf.readUInt16BE(2) : len7 === 127 ? Number(buf.readBigUInt64BE(2)) : len7;
+  if (buf.length < off + len) {
+    return null;
+  }
+  const key = masked ? Buffer.from(buf.subarray(off - 4, off)) : null;
+  const payload = Buffer.from(buf.subarray(off, off + len));
+  if (masked) {
+    for (let i = 0; i < payload.length; i++) {
+      payload[i] ^= key[i & 3];
+    }
+  }
+  return {
+    fin: (buf[0] & 0x80) !== 0, rsv: (buf[0] >> 4) & 7, opcode: buf[0] & 0x0F, masked, key, payload, used: off + len,
+  };
+}
+
+// An unmasked (server) frame.
+function serverFrame(opcode, payload, fin) {
+  payload = Buffer.from(payload);
+  const n = payload.length;
+  const header = Buffer.alloc(n < 126 ? 2 : n < 0x10000 ? 4 : 10);
+  header[0] = (fin === false ? 0 : 0x80) | opcode;
+  header[1] = n < 126 ? n : n < 0x10000 ? 126 : 127;
+  if (header.length === 4) {
+    header.writeUInt16BE(n, 2);
+  } else if (header.length === 10) {
+    header.writeBigUInt64BE(BigInt(n), 2);
+  }
+  return Buffer.concat([header, payload]);
+}
+
+// A bare TCP server that plays the server side of the handshake by hand. For each connection,
+// once the request head has arrived, `onRequest(peer)` runs with peer = {socket, head (string),
+// headers (lower-cased names), key, accept (the right Sec-WebSocket-Accept), nextFrame(),
+// frames (every frame parsed after the head), send(opcode, payload, fin)}. `upgrade101(peer,
+// extra)` writes a valid 101 with `extra` header lines. `options` go to net.createServer.
+async function rawServer(onRequest, options) {
+  const sockets = new Set();
+  const server = net.createServer(options || {}, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const frames = new EventEmitter();
+    const peer = { socket, frames: [], taken: 0 };
+    let buf = Buffer.alloc(0);
+    let headDone = false;
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!headDone) {
+        const i = buf.indexOf('\r\n\r\n');
+        if (i < 0) {
+          return;
+        }
+        headDone = true;
+        peer.head = buf.subarray(0, i).toString('latin1');
+        buf = buf.subarray(i + 4);
+        peer.headers = {};
+        for (const line of peer.head.split('\r\n').slice(1)) {
+          const c = line.indexOf(':');
+          peer.headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
+        }
+        peer.key = peer.headers['sec-websocket-key'];
+        peer.accept = peer.key ? acceptFor(peer.key) : undefined;
+        onRequest(peer);
+      }
+      for (let f; (f = parseAnyFrame(buf)) !== null; buf = buf.subarray(f.used)) {
+        peer.frames.push(f);
+        frames.emit('frame');
+      }
+    });
+    peer.nextFrame = async () => {
+      while (peer.frames.length <= peer.taken) {
+        await once(frames, 'frame');
+      }
+      return peer.frames[peer.taken++];
+    };
+    peer.send = (opcode, payload, fin) => socket.write(serverFrame(opcode, payload, fin));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  defer(() => {
+    sockets.forEach((s) => s.destroy());
+    return new Promise((resolve) => server.close(() => resolve()));
+  });
+  const port = server.address().port;
+  return { server, port, url: 'ws://127.0.0.1:' + port + '/' };
+}
+
+function upgrade101(peer, extra) {
+  peer.socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Accept: ' + peer.accept + '\r\n' + (extra || []).map((l) => l + '\r\n').join('') + '\r\n');
+}
+
+// A port on 127.0.0.1 that nobody listens on (just released).
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = s.address().port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+// A WebSocketClient of `lib` (this project's by default) connecting with `args` (connect's
+// arguments); resolves with its connection, rejects with the connectFailed error.
+function clientConnect(args, config, lib) {
+  const client = new (lib || require('..')).client(config);
+  return new Promise((resolve, reject) => {
+    client.once('connect', (c) => {
+      defer(() => c.drop(1001, 'test over', true));
+      resolve(c);
+    });
+    client.once('connectFailed', reject);
+    client.connect(...args);
+  });
+}
+
+// A WebSocketClient's connectFailed error; rejects if it connects.
+function clientFails(args, config, lib) {
+  const client = new (lib || require('..')).client(config);
+  return new Promise((resolve, reject) => {
+    client.once('connect', (c) => {
+      c.drop();
+      reject(new Error('connected'));
+    });
+    client.once('connectFailed', resolve);
+    client.connect(...args);
+  });
+}
+
+Object.assign(module.exports, {
+  SERVER_KINDS,
+  wrapPeer,
+  peerServer,
+  parseAnyFrame,
+  serverFrame,
+  rawServer,
+  upgrade101,
+  freePort,
+  clientConnect,
+  clientFails,
+});

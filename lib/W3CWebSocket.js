@@ -21,9 +21,7 @@ function makeEvent(type, fields) {
     preventDefault: function () {
       this.defaultPrevented = true;
     },
-    stopImmediatePropagation: function () {
-      this._stopped = true;
-    },
+    stopImmediatePropagation: function () {},
     stopPropagation: function () {},
   };
   return fields ? Object.assign(event, fields) : event;
@@ -127,13 +125,27 @@ W3CWebSocket.prototype.dispatchEvent = function (event) {
   } catch (e) {
     // a native Event's target is read-only
   }
+  // stopImmediatePropagation() must stop the listeners after the current one, whatever kind
+  // of event object this is.
+  let stopped = false;
+  const original = event.stopImmediatePropagation;
+  try {
+    event.stopImmediatePropagation = function () {
+      stopped = true;
+      if (typeof original === 'function') {
+        original.call(this);
+      }
+    };
+  } catch (e) {
+    // a frozen event keeps its own method
+  }
   const handler = this['on' + event.type];
   if (typeof handler === 'function') {
     handler.call(this, event);
   }
   const list = (this._listeners[event.type] || []).slice();
   for (const listener of list) {
-    if (event._stopped) {
+    if (stopped) {
       break;
     }
     listener.call(this, event);
@@ -162,7 +174,9 @@ W3CWebSocket.prototype.send = function (data) {
 // The spec's checks: a code is 1000 or 3000-4999, a reason at most 123 bytes of UTF-8.
 W3CWebSocket.prototype.close = function (code, reason) {
   if (code !== undefined) {
-    if (typeof code !== 'number' || !(code === 1000 || (code >= 3000 && code <= 4999))) {
+    // WebIDL turns the argument into an integer first ('4000' closes with 4000).
+    code = Math.trunc(Number(code));
+    if (!(code === 1000 || (code >= 3000 && code <= 4999))) {
       throw domError('InvalidAccessError',
         'The close code must be either 1000, or between 3000 and 4999. ' + code + ' is neither.');
     }

@@ -144,7 +144,8 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
 
   let settled = false;
   function fail(error) {
-    if (!settled) {
+    // After abort() the request's own errors are not reported, as with the original.
+    if (!settled && !req._websocketRsAborted) {
       settled = true;
       self._req = null;
       self.emit('connectFailed', error);
@@ -171,6 +172,15 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
     }
     settled = true;
     self._req = null;
+    if (response.statusCode === 101) {
+      // Node's parser only treats a 101 as an upgrade when it carries Upgrade and Connection.
+      response.resume();
+      self.socket = response.socket;
+      self.failHandshake(!response.headers['upgrade']
+        ? 'Expected an Upgrade: websocket header from the server'
+        : 'Expected a Connection: Upgrade header from the server');
+      return;
+    }
     if (self.listenerCount('httpResponse') > 0) {
       self.emit('httpResponse', response, self);
       if (response.socket) {
@@ -261,8 +271,11 @@ const EMPTY = Buffer.alloc(0);
 
 WebSocketClient.prototype.abort = function () {
   if (this._req) {
-    this._req.destroy();
+    const req = this._req;
     this._req = null;
+    req._websocketRsAborted = true;
+    req.on('error', function () {});
+    req.destroy();
   }
 };
 
