@@ -115,7 +115,8 @@ fn main() {
             "serve" => {
                 let host = args.str("host", Some("127.0.0.1"))?;
                 let port = args.num("port", Some(0))?;
-                let port = u16::try_from(port).map_err(|_| format!("--port: {port} is not a port"))?;
+                let port =
+                    u16::try_from(port).map_err(|_| format!("--port: {port} is not a port"))?;
                 serve::serve(&host, port, args.flag("exit-on-stdin-eof"), stdin_lines()).await
             }
             m => Err(format!("unknown mode {m}\n{}", usage())),

@@ -253,33 +253,9 @@ impl Rx {
                 if avail.len() < 2 {
                     break;
                 }
-                let (b0, b1) = (avail[0], avail[1]);
-                if b1 & 0x80 != 0 {
-                    return Err("masked frame from the server".into());
-                }
-                if b0 & 0x70 != 0 {
-                    return Err("RSV bits set in a server frame".into());
-                }
-                let (hlen, len) = match b1 & 0x7F {
-                    126 => {
-                        if avail.len() < 4 {
-                            break;
-                        }
-                        (4, u16::from_be_bytes([avail[2], avail[3]]) as u64)
-                    }
-                    127 => {
-                        if avail.len() < 10 {
-                            break;
-                        }
-                        let mut b = [0u8; 8];
-                        b.copy_from_slice(&avail[2..10]);
-                        let l = u64::from_be_bytes(b);
-                        if l >> 63 != 0 {
-                            return Err("64-bit frame length with the top bit set".into());
-                        }
-                        (10, l)
-                    }
-                    n => (2, n as u64),
+                let b0 = avail[0];
+                let Some((hlen, len)) = parse_header(avail, false)? else {
+                    break;
                 };
                 let opcode = b0 & 0x0F;
                 let fin = b0 & 0x80 != 0;
@@ -493,4 +469,52 @@ pub async fn close(mut stream: TcpStream, mut rx: Rx, timeout: Duration) -> Resu
         Ok(r) => r,
         Err(_) => Err("closing handshake timed out".to_string()),
     }
+}
+
+/// The header at the start of `avail`: its length (masking key included) and the payload
+/// length, or `None` while incomplete. `masked` is what the sender's role requires (clients
+/// mask, servers do not); RSV bits and a 64-bit length with the top bit set are refused.
+pub fn parse_header(avail: &[u8], masked: bool) -> Result<Option<(usize, u64)>, String> {
+    if avail.len() < 2 {
+        return Ok(None);
+    }
+    let (b0, b1) = (avail[0], avail[1]);
+    if (b1 & 0x80 != 0) != masked {
+        return Err(if masked {
+            "unmasked frame from a client"
+        } else {
+            "masked frame from the server"
+        }
+        .into());
+    }
+    if b0 & 0x70 != 0 {
+        return Err("RSV bits set in a frame".into());
+    }
+    let key = if masked { 4 } else { 0 };
+    let (len_bytes, len) = match b1 & 0x7F {
+        126 => {
+            if avail.len() < 4 {
+                return Ok(None);
+            }
+            (2, u16::from_be_bytes([avail[2], avail[3]]) as u64)
+        }
+        127 => {
+            if avail.len() < 10 {
+                return Ok(None);
+            }
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&avail[2..10]);
+            let l = u64::from_be_bytes(b);
+            if l >> 63 != 0 {
+                return Err("64-bit frame length with the top bit set".into());
+            }
+            (8, l)
+        }
+        n => (0, n as u64),
+    };
+    let hlen = 2 + len_bytes + key;
+    if avail.len() < hlen {
+        return Ok(None);
+    }
+    Ok(Some((hlen, len)))
 }

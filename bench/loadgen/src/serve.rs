@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::proto::{self, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
+use crate::proto::{self, parse_header, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -215,7 +215,8 @@ async fn handshake(stream: &mut TcpStream) -> Result<Vec<u8>, ConnError> {
     let key = match key {
         Some(k) if upgrade && version => k,
         _ => {
-            let msg = "not a WebSocket upgrade (Upgrade, Sec-WebSocket-Version 13, Sec-WebSocket-Key)";
+            let msg =
+                "not a WebSocket upgrade (Upgrade, Sec-WebSocket-Version 13, Sec-WebSocket-Key)";
             return Err(reject(stream, msg).await);
         }
     };
@@ -294,39 +295,11 @@ impl Echo {
                 if avail.len() < 2 {
                     break;
                 }
-                let (b0, b1) = (avail[0], avail[1]);
-                if b1 & 0x80 == 0 {
-                    return Err("unmasked frame from a client".into());
-                }
-                if b0 & 0x70 != 0 {
-                    return Err("RSV bits set in a client frame".into());
-                }
-                let (hlen, len) = match b1 & 0x7F {
-                    126 => {
-                        if avail.len() < 8 {
-                            break;
-                        }
-                        (4, u16::from_be_bytes([avail[2], avail[3]]) as u64)
-                    }
-                    127 => {
-                        if avail.len() < 14 {
-                            break;
-                        }
-                        let mut b = [0u8; 8];
-                        b.copy_from_slice(&avail[2..10]);
-                        let l = u64::from_be_bytes(b);
-                        if l >> 63 != 0 {
-                            return Err("64-bit frame length with the top bit set".into());
-                        }
-                        (10, l)
-                    }
-                    n => {
-                        if avail.len() < 6 {
-                            break;
-                        }
-                        (2, n as u64)
-                    }
+                let b0 = avail[0];
+                let Some((full, len)) = parse_header(avail, true)? else {
+                    break;
                 };
+                let hlen = full - 4;
                 let opcode = b0 & 0x0F;
                 let fin = b0 & 0x80 != 0;
                 match opcode {
@@ -553,7 +526,11 @@ mod tests {
         input.extend(client_frame(OP_TEXT, b"hel", [9, 8, 7, 6]));
         input.extend(client_frame(0x80 | OP_PING, b"p", [5, 5, 5, 5]));
         input.extend(client_frame(0x80 | OP_CONT, b"lo", [0xff, 0, 0xff, 0]));
-        input.extend(client_frame(0x80 | OP_CLOSE, &1000u16.to_be_bytes(), [7, 7, 7, 7]));
+        input.extend(client_frame(
+            0x80 | OP_CLOSE,
+            &1000u16.to_be_bytes(),
+            [7, 7, 7, 7],
+        ));
         let mut e = Echo::new(&[]);
         assert_eq!(feed(&mut e, &input), 2);
         assert!(e.closing);
