@@ -56,7 +56,6 @@ WebSocketRequest.canAdopt = canAdopt;
 WebSocketRequest.prototype.readHandshake = function () {
   const request = this.httpRequest;
   const headers = request.headers;
-  this.resourceURL = url.parse(this.resource, true);
   this.host = headers['host'];
   if (!this.host) {
     throw new Error('Client must provide a Host header.');
@@ -99,11 +98,40 @@ WebSocketRequest.prototype.readHandshake = function () {
     this.remoteAddress = this.remoteAddresses[0];
   }
 
-  this.requestedExtensions = this.serverConfig.parseExtensions
-    ? this.parseExtensions(headers['sec-websocket-extensions'])
-    : [];
-  this.cookies = this.serverConfig.parseCookies ? this.parseCookies(headers['cookie']) : [];
+  // resourceURL, requestedExtensions and cookies are parsed when first read (see below).
+  this._parsed = true;
 };
+
+// Parsed on first read, then kept: most handlers never look at them, and parsing them for
+// every handshake was a measurable part of its cost. They can still be assigned.
+function lazy(name, compute) {
+  const slot = '_' + name;
+  Object.defineProperty(WebSocketRequest.prototype, name, {
+    configurable: true,
+    enumerable: true,
+    get: function () {
+      if (this[slot] === undefined && this._parsed) {
+        this[slot] = compute.call(this);
+      }
+      return this[slot];
+    },
+    set: function (value) {
+      this[slot] = value;
+    },
+  });
+}
+
+lazy('resourceURL', function () {
+  return url.parse(this.resource, true);
+});
+lazy('requestedExtensions', function () {
+  return this.serverConfig.parseExtensions
+    ? this.parseExtensions(this.httpRequest.headers['sec-websocket-extensions'])
+    : [];
+});
+lazy('cookies', function () {
+  return this.serverConfig.parseCookies ? this.parseCookies(this.httpRequest.headers['cookie']) : [];
+});
 
 // "a; x=1, b" → [{name: 'a', params: [{name: 'x', value: '1'}]}, {name: 'b', params: []}]
 WebSocketRequest.prototype.parseExtensions = function (extensionsString) {

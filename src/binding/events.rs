@@ -10,7 +10,6 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use bytes::Bytes;
 use napi::sys;
 
 use crate::protocol::connection::Event;
@@ -398,6 +397,9 @@ unsafe fn string(env: sys::napi_env, s: &[u8]) -> sys::napi_value {
     out
 }
 
+/// A Buffer with a copy of `b`. Measured choice: handing large payloads over without a copy (an
+/// external Buffer) was slower for 1 MiB echoes: every message then needed a fresh allocation,
+/// whose page faults cost more than the copy into memory Node's allocator reuses.
 unsafe fn buffer(env: sys::napi_env, b: &[u8]) -> sys::napi_value {
     let mut out = ptr::null_mut();
     let mut data = ptr::null_mut();
@@ -406,56 +408,13 @@ unsafe fn buffer(env: sys::napi_env, b: &[u8]) -> sys::napi_value {
     out
 }
 
-/// Payloads at least this long reach JavaScript without a copy.
-const EXTERNAL_MIN: usize = 64 * 1024;
-
-/// A Buffer over a received payload. Performance choice: a large payload is handed over
-/// without a copy (the Buffer keeps the bytes alive and frees them when collected); a small one
-/// is copied, which costs less than an external Buffer's bookkeeping.
-unsafe fn payload_buffer(env: sys::napi_env, b: &Bytes) -> sys::napi_value {
-    if b.len() >= EXTERNAL_MIN {
-        let len = b.len();
-        let data = b.as_ptr() as *mut c_void;
-        let hint = Box::into_raw(Box::new(b.clone()));
-        let mut out = ptr::null_mut();
-        // SAFETY: JS thread; `data` stays valid until `release_payload` drops the Bytes that
-        // owns it. Nothing else reads these bytes after delivery, so JS may write to them.
-        unsafe {
-            if sys::napi_create_external_buffer(
-                env,
-                len,
-                data,
-                Some(release_payload),
-                hint.cast(),
-                &mut out,
-            ) == sys::Status::napi_ok
-            {
-                let mut total = 0;
-                sys::napi_adjust_external_memory(env, len as i64, &mut total);
-                return out;
-            }
-            drop(Box::from_raw(hint));
-        }
-    }
-    // SAFETY: JS thread.
-    unsafe { buffer(env, b) }
-}
-
-unsafe extern "C" fn release_payload(env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-    // SAFETY: `hint` is the Box<Bytes> made in `payload_buffer`, released exactly once here.
-    let bytes = unsafe { Box::from_raw(hint as *mut Bytes) };
-    let mut total = 0;
-    // SAFETY: finalizers run on the JS thread with a valid env.
-    unsafe { sys::napi_adjust_external_memory(env, -(bytes.len() as i64), &mut total) };
-}
-
 /// An event's kind, number and value for a batch.
 unsafe fn encode(env: sys::napi_env, e: &Event) -> (u32, u32, Option<sys::napi_value>) {
     // SAFETY (whole function): JS thread, valid env.
     unsafe {
         match e {
             Event::Text(b) => (kind::TEXT, 0, Some(string(env, b))),
-            Event::Binary(b) => (kind::BINARY, 0, Some(payload_buffer(env, b))),
+            Event::Binary(b) => (kind::BINARY, 0, Some(buffer(env, b))),
             Event::Ping(b) => (kind::PING, 0, Some(buffer(env, b))),
             Event::Pong(b) => (kind::PONG, 0, Some(buffer(env, b))),
             Event::Drain => (kind::DRAIN, 0, None),
@@ -470,7 +429,7 @@ unsafe fn encode(env: sys::napi_env, e: &Event) -> (u32, u32, Option<sys::napi_v
             } => {
                 let head =
                     (u32::from(*fin) << 7) | (u32::from(*rsv & 7) << 4) | u32::from(*opcode & 0xF);
-                (kind::FRAME, head, Some(payload_buffer(env, payload)))
+                (kind::FRAME, head, Some(buffer(env, payload)))
             }
             Event::Closed { code, description } => (
                 kind::CLOSED,

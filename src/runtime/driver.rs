@@ -18,7 +18,16 @@ use super::conn::{ConnShared, Turn};
 
 struct Driver {
     queue: Mutex<Vec<Arc<ConnShared>>>,
+    /// Deadlines set from other threads, taken into the heap by the driver.
+    new_timers: Mutex<NewTimers>,
     notify: Notify,
+}
+
+/// Deadlines handed over by other threads, and when the driver will next wake by itself.
+#[derive(Default)]
+struct NewTimers {
+    timers: Vec<Timer>,
+    driver_wakes_at: Option<Instant>,
 }
 
 static DRIVER: OnceLock<Driver> = OnceLock::new();
@@ -26,6 +35,7 @@ static DRIVER: OnceLock<Driver> = OnceLock::new();
 fn driver() -> &'static Driver {
     DRIVER.get_or_init(|| Driver {
         queue: Mutex::new(Vec::new()),
+        new_timers: Mutex::new(NewTimers::default()),
         notify: Notify::new(),
     })
 }
@@ -45,6 +55,23 @@ pub(crate) fn enqueue(conn: Arc<ConnShared>) {
         was_empty
     };
     if was_empty {
+        d.notify.notify_one();
+    }
+}
+
+/// Gives the driver a deadline for `conn` from another thread; wakes it only when it would
+/// otherwise sleep past `at`.
+pub(crate) fn add_timer(at: Instant, conn: &Arc<ConnShared>) {
+    let d = driver();
+    let wake = {
+        let mut n = d.new_timers.lock().unwrap_or_else(|e| e.into_inner());
+        n.timers.push(Timer {
+            at,
+            conn: Arc::downgrade(conn),
+        });
+        n.driver_wakes_at.is_none_or(|w| at < w)
+    };
+    if wake {
         d.notify.notify_one();
     }
 }
@@ -99,6 +126,12 @@ async fn run() {
                 Ok(Turn::Wait(None)) | Ok(Turn::Finished) | Err(_) => {}
             }
         }
+        {
+            let mut n = d.new_timers.lock().unwrap_or_else(|e| e.into_inner());
+            timers.extend(n.timers.drain(..));
+            // Until told otherwise below, other threads must wake the driver for any deadline.
+            n.driver_wakes_at = None;
+        }
         let now = Instant::now();
         while timers.peek().is_some_and(|t| t.at <= now) {
             if let Some(t) = timers.pop() {
@@ -115,7 +148,16 @@ async fn run() {
             tokio::task::yield_now().await;
             continue;
         }
-        match timers.peek().map(|t| t.at) {
+        let next = timers.peek().map(|t| t.at);
+        {
+            let mut n = d.new_timers.lock().unwrap_or_else(|e| e.into_inner());
+            if !n.timers.is_empty() {
+                // A deadline arrived meanwhile: take it in before sleeping.
+                continue;
+            }
+            n.driver_wakes_at = next;
+        }
+        match next {
             Some(at) => {
                 tokio::select! {
                     _ = d.notify.notified() => {}
