@@ -387,12 +387,17 @@ pub fn byte_counts(id: u32) -> Vec<f64> {
 /// The socket's addresses (fixed at adoption).
 #[napi(catch_unwind)]
 pub fn addresses(id: u32) -> Option<SocketAddresses> {
-    conn(id).map(|c| SocketAddresses {
-        remote_address: tcp::SocketInfo::ip_string(&c.info.peer),
-        remote_port: u32::from(c.info.peer.port()),
-        remote_family: c.info.remote_family().to_owned(),
-        local_address: tcp::SocketInfo::ip_string(&c.info.local),
-        local_port: u32::from(c.info.local.port()),
+    conn(id).map(|c| {
+        let local = c.stream().local_addr().ok();
+        SocketAddresses {
+            remote_address: tcp::SocketInfo::ip_string(&c.info.peer),
+            remote_port: u32::from(c.info.peer.port()),
+            remote_family: c.info.remote_family().to_owned(),
+            local_address: local
+                .map(|a| tcp::SocketInfo::ip_string(&a))
+                .unwrap_or_default(),
+            local_port: local.map(|a| u32::from(a.port())).unwrap_or(0),
+        }
     })
 }
 

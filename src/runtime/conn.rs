@@ -6,10 +6,11 @@
 //! the socket would block. The `core` mutex orders the two writers.
 
 use std::io::{self, IoSlice};
+use std::mem::ManuallyDrop;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll, Wake};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -65,17 +66,15 @@ struct IoState {
 
 /// One adopted connection.
 ///
-/// Memory choice: a connection is not a task. Its waker is the connection itself (an `Arc`
-/// clone), so while idle it costs this struct and the socket's registration, and no task
-/// state (DESIGN.md §2: 10,000 idle connections).
+/// Memory choice: a connection is not a task. Its waker is a weak reference to itself, so
+/// while idle it costs this struct and the socket's registration, and no task state
+/// (DESIGN.md §2: 10,000 idle connections).
 pub(crate) struct ConnShared {
     pub(crate) id: u32,
     core: Mutex<ConnCore>,
     io: Mutex<IoState>,
     /// In the driver's run queue.
     pub(crate) queued: AtomicBool,
-    /// The waker the socket's readiness calls; made once.
-    waker: std::sync::OnceLock<std::task::Waker>,
     stream: TcpStream,
     sink: Arc<dyn EventSink>,
     /// Bytes of received messages queued for JS and not yet delivered.
@@ -113,7 +112,6 @@ impl ConnShared {
                 finished: false,
             }),
             queued: AtomicBool::new(false),
-            waker: std::sync::OnceLock::new(),
             stream,
             sink,
             undelivered: AtomicUsize::new(0),
@@ -199,7 +197,7 @@ impl ConnShared {
     /// runtime thread, a context switch per handshake saved.
     pub(crate) fn start(self: &Arc<Self>, head: BytesMut) {
         self.io_state().rbuf = head;
-        let waker = self.waker().clone();
+        let waker = self.waker();
         let mut cx = Context::from_waker(&waker);
         match self.turn(&mut cx, Instant::now()) {
             Turn::Wait(Some(at)) => driver::add_timer(at, self),
@@ -270,21 +268,38 @@ pub(crate) fn delivered_bytes(e: &Event) -> usize {
     event_bytes(e)
 }
 
-/// A connection's waker. It holds the connection weakly: the socket's registration keeps the
-/// last waker, and a strong reference there would keep the connection (and the socket) alive
-/// forever.
-pub(crate) struct ConnWaker(Weak<ConnShared>);
+/// A connection's waker: a weak reference to the connection, made into a `Waker` with no
+/// allocation of its own. Weak, because the socket's registration keeps the last waker, and a
+/// strong reference there would keep the connection (and the socket) alive forever.
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
-impl Wake for ConnWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` came from `Weak::into_raw` of a `Weak<ConnShared>` this waker owns; it is
+    // borrowed here (not dropped) and a new reference is made for the clone.
+    let weak = ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<ConnShared>()) });
+    RawWaker::new(Weak::into_raw((*weak).clone()).cast(), &WAKER_VTABLE)
+}
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(conn) = self.0.upgrade() {
-            conn.schedule();
-        }
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: as in `waker_clone`; waking by value consumes the waker's reference.
+    let weak = unsafe { Weak::from_raw(data.cast::<ConnShared>()) };
+    if let Some(conn) = weak.upgrade() {
+        conn.schedule();
     }
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: as in `waker_clone`; the reference is only borrowed.
+    let weak = ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<ConnShared>()) });
+    if let Some(conn) = weak.upgrade() {
+        conn.schedule();
+    }
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: as in `waker_clone`; dropping the waker releases its reference.
+    drop(unsafe { Weak::from_raw(data.cast::<ConnShared>()) });
 }
 
 /// What a turn of the driver did with a connection.
@@ -423,10 +438,12 @@ impl ConnShared {
         }
     }
 
-    /// The waker to register with the socket's readiness.
-    pub(crate) fn waker(self: &Arc<Self>) -> &std::task::Waker {
-        self.waker
-            .get_or_init(|| std::task::Waker::from(Arc::new(ConnWaker(Arc::downgrade(self)))))
+    /// The waker to register with the socket's readiness (see `WAKER_VTABLE`).
+    pub(crate) fn waker(self: &Arc<Self>) -> Waker {
+        let raw = RawWaker::new(Weak::into_raw(Arc::downgrade(self)).cast(), &WAKER_VTABLE);
+        // SAFETY: the vtable's functions treat the data pointer as the `Weak<ConnShared>` made
+        // here, and each waker owns exactly one such reference.
+        unsafe { Waker::from_raw(raw) }
     }
 
     /// The deadline the driver holds for this connection, if it is still `at`.

@@ -111,7 +111,7 @@ async fn run() {
         let now = Instant::now();
         for conn in batch.drain(..) {
             conn.queued.store(false, Ordering::Release);
-            let waker = conn.waker().clone();
+            let waker = conn.waker();
             let mut cx = Context::from_waker(&waker);
             // A panic in one connection's turn must not take the others (or Node) down: that
             // connection is dropped from the queue and the rest go on.

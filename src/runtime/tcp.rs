@@ -4,12 +4,11 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{BorrowedFd, RawFd};
 
-/// The addresses `connection.socket` reports for an adopted socket, kept as fixed-size values
-/// (no strings held by an idle connection).
+/// The peer's address, kept from adoption (the socket can no longer tell it once the peer is
+/// gone); the local address is asked of the socket when needed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SocketInfo {
     pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
 }
 
 impl SocketInfo {
@@ -44,10 +43,9 @@ pub(crate) fn adopt(fd: RawFd, nodelay: bool) -> io::Result<(TcpStream, SocketIn
     let stream = TcpStream::from(owned);
     // Fails with ENOTCONN/ENOTSOCK for anything that is not a connected TCP socket.
     let peer = stream.peer_addr()?;
-    let local = stream.local_addr()?;
     stream.set_nonblocking(true)?;
     stream.set_nodelay(nodelay)?;
-    let info = SocketInfo { peer, local };
+    let info = SocketInfo { peer };
     Ok((stream, info))
 }
 
@@ -82,7 +80,10 @@ mod tests {
         assert_eq!(SocketInfo::ip_string(&info.peer), "127.0.0.1");
         assert_eq!(info.peer.port(), client.local_addr().unwrap().port());
         assert_eq!(info.remote_family(), "IPv4");
-        assert_eq!(info.local.port(), listener.local_addr().unwrap().port());
+        assert_eq!(
+            dup.local_addr().unwrap().port(),
+            listener.local_addr().unwrap().port()
+        );
         assert!(dup.nodelay().unwrap());
         // Closing the original leaves the duplicate working.
         drop(server);
