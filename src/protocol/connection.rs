@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::close::code;
 use super::entropy::Entropy;
-use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
+use super::frame::{OpCode, Role, MAX_CONTROL_PAYLOAD};
 use super::message::{
     encode_close, Incoming, MaskKeySource, Receiver, ReceiverConfig, SenderConfig,
 };
@@ -72,6 +72,8 @@ pub enum TransportGoal {
     Open,
     /// Write what is queued, then shut down the sending side (TCP FIN) and keep reading.
     HalfClose,
+    /// Write everything queued (waiting for the socket if needed), then close the socket.
+    CloseWhenFlushed,
     /// Write what can be written without waiting, then close the socket.
     Close,
 }
@@ -260,7 +262,12 @@ impl Connection {
                     // Echo the peer's status (RFC 6455 §5.5.1); an empty close gets an empty one.
                     self.queue_close_frame(status, "");
                     self.state.reply_sent();
-                    self.goal = TransportGoal::HalfClose;
+                    // RFC 6455 §7.1.1: the server closes the TCP connection first, right after
+                    // its reply; a client waits for the server to do so.
+                    self.goal = match self.config.sender.role {
+                        Role::Server => TransportGoal::CloseWhenFlushed,
+                        Role::Client => TransportGoal::HalfClose,
+                    };
                     self.stop_keepalive();
                     self.close_at = Some(now + self.config.close_timeout);
                 }
@@ -608,7 +615,11 @@ mod tests {
         payload.extend_from_slice(b"later");
         c.receive(&mut masked(true, OpCode::Close, &payload), now);
         assert_eq!(c.state(), ConnectionState::Closed);
-        assert_eq!(c.transport_goal(), TransportGoal::HalfClose);
+        assert_eq!(
+            c.transport_goal(),
+            TransportGoal::CloseWhenFlushed,
+            "a server closes first"
+        );
         assert_eq!(written(&mut c), [0x88, 2, 0x0F, 0xA1]);
         assert!(events(&mut c).is_empty());
         c.transport_closed(TransportEnd::Eof);
@@ -619,6 +630,20 @@ mod tests {
                 description: Some("later".into())
             }]
         );
+    }
+
+    #[test]
+    fn a_client_waits_for_the_server_to_close_the_tcp_connection() {
+        let now = Instant::now();
+        let mut cfg = config();
+        cfg.receiver.role = Role::Client;
+        cfg.sender.role = Role::Client;
+        let mut c = Connection::new(cfg, now);
+        let mut unmasked = BytesMut::new();
+        encode_frame(&mut unmasked, true, 0, OpCode::Close, &[0x03, 0xE8], None);
+        c.receive(&mut unmasked, now);
+        assert_eq!(c.transport_goal(), TransportGoal::HalfClose);
+        assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(5)));
     }
 
     #[test]

@@ -344,6 +344,9 @@ impl ConnShared {
                 } else {
                     match core.conn.transport_goal() {
                         TransportGoal::Close => Some(Some(TransportEnd::Local)),
+                        TransportGoal::CloseWhenFlushed if !core.task_writing => {
+                            Some(Some(TransportEnd::Local))
+                        }
                         TransportGoal::HalfClose if !core.task_writing && !core.shut_down => {
                             core.shut_down = true;
                             let _ = socket2::SockRef::from(&self.stream).shutdown(Shutdown::Write);
