@@ -154,6 +154,15 @@ fn env_shared() -> Option<Arc<EnvShared>> {
     REGISTRY.with(|r| r.borrow().env.clone())
 }
 
+/// Closes every connection of this thread's environment without events (it is going away).
+pub(crate) fn kill_all() {
+    let conns: Vec<Arc<ConnShared>> =
+        REGISTRY.with(|r| r.borrow().slots.iter().flatten().cloned().collect());
+    for conn in conns {
+        conn.kill();
+    }
+}
+
 /// Frees a connection's id once its last event (`GONE`) has been delivered.
 pub(crate) fn release(id: u32) {
     REGISTRY.with(|r| {
@@ -225,7 +234,7 @@ pub fn adopt(
     let shared = Arc::new(ConnShared::new(id, conn, stream, info, sink));
     shared.lock().bytes_written = sent as u64;
     REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
-    shared_env.add_conn(env.raw(), &shared);
+    shared_env.add_conn(env.raw());
     shared.flush();
     shared.start(BytesMut::from(head));
     Ok(id)

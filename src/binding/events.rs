@@ -8,7 +8,7 @@
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::sys;
 
@@ -58,8 +58,6 @@ pub(crate) struct EnvShared {
     dirty: Mutex<Vec<Arc<ConnShared>>>,
     /// True while JavaScript runs a batch: sends made then are flushed after it.
     in_batch: AtomicBool,
-    /// Every connection of this environment, to close them when it is torn down.
-    conns: Mutex<Vec<Weak<ConnShared>>>,
     /// Adopted connections whose task has not ended: the process stays alive while any is.
     live: AtomicUsize,
 }
@@ -123,11 +121,8 @@ impl EnvShared {
         }
     }
 
-    /// Keeps track of a new connection; the first one makes the environment stay alive.
-    pub(crate) fn add_conn(&self, env: sys::napi_env, conn: &Arc<ConnShared>) {
-        let mut conns = lock(&self.conns);
-        conns.retain(|c| c.strong_count() > 0);
-        conns.push(Arc::downgrade(conn));
+    /// Counts a new connection; the first one makes the environment stay alive.
+    pub(crate) fn add_conn(&self, env: sys::napi_env) {
         if self.live.fetch_add(1, Ordering::Relaxed) == 0 {
             let tsfn = lock(&self.tsfn);
             if !tsfn.0.is_null() {
@@ -160,7 +155,6 @@ pub(crate) fn create(
         tsfn: Mutex::new(Tsfn(ptr::null_mut())),
         dirty: Mutex::new(Vec::new()),
         in_batch: AtomicBool::new(false),
-        conns: Mutex::new(Vec::new()),
         live: AtomicUsize::new(0),
     });
     let context = Arc::into_raw(shared.clone()) as *mut c_void;
@@ -237,11 +231,8 @@ unsafe extern "C" fn cleanup(data: *mut c_void) {
     }
     lock(&shared.queue).clear();
     lock(&shared.dirty).clear();
-    for conn in lock(&shared.conns).drain(..) {
-        if let Some(conn) = conn.upgrade() {
-            conn.kill();
-        }
-    }
+    // Cleanup hooks run on the environment's own thread, whose registry lists its connections.
+    super::connection::kill_all();
 }
 
 unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
