@@ -235,7 +235,6 @@ pub fn adopt(
     shared.lock().bytes_written = sent as u64;
     REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
     shared_env.add_conn(env.raw());
-    shared.flush();
     shared.start(BytesMut::from(head));
     Ok(id)
 }
