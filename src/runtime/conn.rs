@@ -455,6 +455,36 @@ impl ConnShared {
     }
 }
 
+/// Read buffers at least this large are kept for reuse when a connection empties one.
+const SPARE_MIN: usize = 256 * 1024;
+/// How many are kept (on the runtime thread), at most.
+const MAX_SPARES: usize = 4;
+
+thread_local! {
+    /// Large read buffers emptied by connections. Performance choice: a large frame needs a
+    /// large buffer, and a fresh one (mmap'd, then trimmed away when freed) costs a page fault
+    /// per 4 KiB; reusing one does not. A spare may still be shared with a payload the JS
+    /// thread has not consumed yet: `reserve` then allocates anew, as it would have anyway.
+    static SPARES: std::cell::RefCell<Vec<BytesMut>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_spare(want: usize) -> Option<BytesMut> {
+    SPARES.with(|s| {
+        let mut spares = s.borrow_mut();
+        let i = spares.iter().position(|b| b.capacity() >= want)?;
+        Some(spares.swap_remove(i))
+    })
+}
+
+fn put_spare(buf: BytesMut) {
+    SPARES.with(|s| {
+        let mut spares = s.borrow_mut();
+        if spares.len() < MAX_SPARES {
+            spares.push(buf);
+        }
+    });
+}
+
 /// How a read round ended.
 enum ReadOutcome {
     /// The socket has nothing more for now.
@@ -474,7 +504,13 @@ fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<ReadOutcom
             let core = shared.lock();
             core.conn.payload_needed(rbuf.len())
         };
-        rbuf.reserve(want.clamp(READ_CHUNK, 4 * 1024 * 1024));
+        let want = want.clamp(READ_CHUNK, 4 * 1024 * 1024);
+        if rbuf.is_empty() && rbuf.capacity() < want && want >= SPARE_MIN {
+            if let Some(spare) = take_spare(want) {
+                *rbuf = spare;
+            }
+        }
+        rbuf.reserve(want);
         match shared.stream.try_read_buf(rbuf) {
             Ok(0) => {
                 outcome = ReadOutcome::Eof;
@@ -503,9 +539,13 @@ fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<ReadOutcom
             Err(e) => return Err(describe_error("read", &e)),
         }
     }
-    // An idle connection keeps no read buffer (DESIGN.md §2, memory).
+    // An idle connection keeps no read buffer (DESIGN.md §2, memory); a large one goes to the
+    // runtime's spares for the next large frame.
     if rbuf.is_empty() {
-        *rbuf = BytesMut::new();
+        let buf = std::mem::take(rbuf);
+        if buf.capacity() >= SPARE_MIN {
+            put_spare(buf);
+        }
     }
     Ok(outcome)
 }
