@@ -28,10 +28,9 @@ function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, 
   this.protocol = protocol;
   this.extensions = extensions;
   this.remoteAddress = socket ? socket.remoteAddress : undefined;
-  this.maskOutgoingPackets = maskOutgoingPackets;
-  this.closeTimeout = config.closeTimeout;
-  this.assembleFragments = config.assembleFragments;
-  this.maxReceivedMessageSize = config.maxReceivedMessageSize;
+  if (maskOutgoingPackets) {
+    this.maskOutgoingPackets = true;
+  }
   // closeReasonCode, closeDescription, connected, state and the other flags start with the
   // values on the prototype and become own properties only when they change: an idle
   // connection's object stays small.
@@ -54,8 +53,23 @@ function WebSocketConnection(socket, extensions, protocol, maskOutgoingPackets, 
 
 util.inherits(WebSocketConnection, EventEmitter);
 
+// Read from the config unless set on the connection (as the original's own properties were).
+for (const name of ['closeTimeout', 'assembleFragments', 'maxReceivedMessageSize']) {
+  Object.defineProperty(WebSocketConnection.prototype, name, {
+    configurable: true,
+    enumerable: true,
+    get: function () {
+      return this.config[name];
+    },
+    set: function (value) {
+      Object.defineProperty(this, name, { value: value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+}
+
 // Initial values, shared through the prototype (see the constructor).
 Object.assign(WebSocketConnection.prototype, {
+  maskOutgoingPackets: false,
   closeReasonCode: -1,
   closeDescription: null,
   closeEventEmitted: false,
@@ -165,15 +179,13 @@ WebSocketConnection.prototype._syncPingListeners = function () {
 
 WebSocketConnection.prototype._handleNativeEvent = function (kind, number, value) {
   switch (kind) {
+    // Whole messages come only when fragments are assembled (assembleFragments: false gives
+    // FRAME events instead, and, as in the original, no 'message').
     case KIND.TEXT:
-      if (this.assembleFragments) {
-        this.emit('message', { type: 'utf8', utf8Data: value });
-      }
+      this.emit('message', { type: 'utf8', utf8Data: value });
       return;
     case KIND.BINARY:
-      if (this.assembleFragments) {
-        this.emit('message', { type: 'binary', binaryData: value });
-      }
+      this.emit('message', { type: 'binary', binaryData: value });
       return;
     case KIND.PING:
       this._handlePing(value);

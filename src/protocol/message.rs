@@ -80,7 +80,8 @@ pub struct Receiver {
     /// Opcode of the message in progress (Text or Binary) while its fragments arrive.
     open: Option<OpCode>,
     /// Fragments of the message in progress, when assembling.
-    parts: BytesMut,
+    /// Boxed: only a connection in the middle of a fragmented message needs one.
+    parts: Option<Box<BytesMut>>,
     /// Bytes of the message in progress so far.
     message_len: u64,
     utf8: Utf8Validator,
@@ -94,7 +95,7 @@ impl Receiver {
             header: HeaderDecoder::new(),
             state: ReadState::Header,
             open: None,
-            parts: BytesMut::new(),
+            parts: None,
             message_len: 0,
             utf8: Utf8Validator::new(),
         }
@@ -126,7 +127,7 @@ impl Receiver {
         let result = self.read_inner(buf);
         if result.is_err() {
             self.state = ReadState::Finished;
-            self.parts = BytesMut::new();
+            self.parts = None;
         }
         result
     }
@@ -264,7 +265,7 @@ impl Receiver {
                     reason: frame.reason.to_owned(),
                 };
                 self.state = ReadState::Finished;
-                self.parts = BytesMut::new();
+                self.parts = None;
                 return Ok(Some(event));
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {}
@@ -284,15 +285,14 @@ impl Receiver {
                 payload: payload.freeze(),
             })));
         }
-        if self.parts.is_empty() {
-            self.parts = payload;
-        } else {
-            self.parts.extend_from_slice(&payload);
+        match self.parts.as_mut() {
+            Some(parts) if !parts.is_empty() => parts.extend_from_slice(&payload),
+            _ => self.parts = Some(Box::new(payload)),
         }
         if !header.fin {
             return Ok(None);
         }
-        let data = std::mem::take(&mut self.parts).freeze();
+        let data = self.parts.take().map(|p| p.freeze()).unwrap_or_default();
         Ok(Some(if kind == OpCode::Text {
             Incoming::Text(data)
         } else {
