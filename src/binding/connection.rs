@@ -109,7 +109,7 @@ pub struct SocketAddresses {
 #[derive(Default)]
 struct Registry {
     env: Option<Arc<EnvShared>>,
-    /// `slots[id - 1]` is the connection with that id, until its task is over.
+    /// `slots[id - 1]` is the connection with that id, until its `GONE` event is delivered.
     slots: Vec<Option<Arc<ConnShared>>>,
     free: Vec<u32>,
 }
@@ -240,7 +240,7 @@ pub fn adopt(
 }
 
 /// Writes what the non-blocking socket takes at once; errors are left for the connection's
-/// task to find on its next write.
+/// driver to find on its next write.
 fn write_now(stream: &std::net::TcpStream, bytes: &[u8]) -> usize {
     use std::io::Write;
     let mut sent = 0;

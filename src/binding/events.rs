@@ -1,6 +1,6 @@
 //! Rust → JS event delivery: one queue and one threadsafe function per JS environment.
 //!
-//! Performance choice (DESIGN.md §2): connection tasks append to a shared queue and only the
+//! Performance choice (DESIGN.md §2): connections append to a shared queue and only the
 //! empty → non-empty transition wakes the JS thread; one wake-up hands every queued event of
 //! every connection to JavaScript as one flat array, then flushes the sends those events
 //! caused, once per connection. One threadsafe-function call per message measured ~1.5× slower.
@@ -29,7 +29,7 @@ pub(crate) mod kind {
     pub const SENT: u32 = 6;
     pub const SEND_FAILED: u32 = 7;
     pub const ERROR: u32 = 8;
-    /// The socket is closed and the connection's task is over; always the last event.
+    /// The socket is closed and the connection is over; always the last event.
     pub const GONE: u32 = 9;
     /// A frame (`assembleFragments: false`); the number is its first header byte.
     pub const FRAME: u32 = 10;
@@ -58,7 +58,7 @@ pub(crate) struct EnvShared {
     dirty: Mutex<Vec<Arc<ConnShared>>>,
     /// True while JavaScript runs a batch: sends made then are flushed after it.
     in_batch: AtomicBool,
-    /// Adopted connections whose task has not ended: the process stays alive while any is.
+    /// Adopted connections not yet gone: the process stays alive while any is.
     live: AtomicUsize,
 }
 
@@ -212,7 +212,7 @@ fn check(status: sys::napi_status) -> napi::Result<()> {
 }
 
 /// The environment is being torn down (process exit, worker termination): stop delivering,
-/// close every connection's socket and let the tasks end.
+/// close every connection's socket.
 unsafe extern "C" fn cleanup(data: *mut c_void) {
     // SAFETY: `data` is the Arc reference leaked for this hook in `create`.
     let shared = unsafe { Arc::from_raw(data as *const EnvShared) };

@@ -28,27 +28,27 @@ pub(crate) const UNDELIVERED_LIMIT: usize = 1024 * 1024;
 /// Read from the socket in steps of at least this many bytes.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Bytes read in one go before the task lets other connections run.
+/// Bytes read in one turn before the driver moves on to other connections.
 const READ_BUDGET: usize = 256 * 1024;
 
 /// Where a connection's events go: the JS thread's batch queue.
 pub(crate) trait EventSink: Send + Sync {
     /// Queues `events` of `conn` for delivery on the JS thread (and wakes it if needed).
     fn push(&self, conn: &Arc<ConnShared>, events: &mut Vec<Event>);
-    /// The connection's task is over and its socket closed; nothing follows.
+    /// The connection is over and its socket closed; nothing follows.
     fn finished(&self, conn: &Arc<ConnShared>);
 }
 
 /// The part of a connection both threads touch, behind one lock.
 pub(crate) struct ConnCore {
     pub(crate) conn: Connection,
-    /// The task owns writing until the socket drains (the JS thread must only queue).
-    task_writing: bool,
+    /// The driver owns writing until the socket drains (the JS thread must only queue).
+    driver_writing: bool,
     paused: bool,
     shut_down: bool,
     /// The environment is going away: close without producing events.
     killed: bool,
-    /// An error the JS thread hit while writing, for the task to act on.
+    /// An error the JS thread hit while writing, for the driver to act on.
     write_error: Option<Box<str>>,
     pub(crate) bytes_read: u64,
     pub(crate) bytes_written: u64,
@@ -97,7 +97,7 @@ impl ConnShared {
             id,
             core: Mutex::new(ConnCore {
                 conn,
-                task_writing: false,
+                driver_writing: false,
                 paused: false,
                 shut_down: false,
                 killed: false,
@@ -160,17 +160,17 @@ impl ConnShared {
     }
 
     /// Writes queued bytes now, from the JS thread (end of a batch, or a microtask after sends
-    /// made outside one). What would block is left to the task.
+    /// made outside one). What would block is left to the driver.
     pub(crate) fn flush(self: &Arc<Self>) {
         self.dirty.store(false, Ordering::Relaxed);
         let mut core = self.lock();
-        if core.task_writing || core.killed {
+        if core.driver_writing || core.killed {
             return;
         }
         if let Err(e) = self.write_now(&mut core) {
             core.write_error = Some(e.into_boxed_str());
         }
-        let hand_over = core.task_writing
+        let hand_over = core.driver_writing
             || core.write_error.is_some()
             || core.conn.transport_goal() != TransportGoal::Open;
         self.emit(&mut core);
@@ -230,7 +230,7 @@ impl ConnShared {
                 let mut pieces: [&[u8]; 16] = [&[]; 16];
                 let n = core.conn.wire_slices(&mut pieces);
                 if n == 0 {
-                    core.task_writing = false;
+                    core.driver_writing = false;
                     return Ok(());
                 }
                 let iov: [IoSlice<'_>; 16] = std::array::from_fn(|i| IoSlice::new(pieces[i]));
@@ -246,7 +246,7 @@ impl ConnShared {
                     core.conn.written(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    core.task_writing = true;
+                    core.driver_writing = true;
                     return Ok(());
                 }
                 Err(e) => return Err(describe_error("write", &e)),
@@ -344,10 +344,10 @@ impl ConnShared {
                 } else {
                     match core.conn.transport_goal() {
                         TransportGoal::Close => Some(Some(TransportEnd::Local)),
-                        TransportGoal::CloseWhenFlushed if !core.task_writing => {
+                        TransportGoal::CloseWhenFlushed if !core.driver_writing => {
                             Some(Some(TransportEnd::Local))
                         }
-                        TransportGoal::HalfClose if !core.task_writing && !core.shut_down => {
+                        TransportGoal::HalfClose if !core.driver_writing && !core.shut_down => {
                             core.shut_down = true;
                             let _ = socket2::SockRef::from(&self.stream).shutdown(Shutdown::Write);
                             None
@@ -368,7 +368,7 @@ impl ConnShared {
                 self.emit(&mut core);
                 (
                     !core.paused && self.undelivered.load(Ordering::Relaxed) < UNDELIVERED_LIMIT,
-                    core.task_writing,
+                    core.driver_writing,
                 )
             };
             if write {
