@@ -153,11 +153,10 @@ WebSocketConnection.CLOSE_DESCRIPTIONS = {
   1015: 'TLS Handshake Failed',
 };
 
-// Codes an endpoint may put in a close frame (RFC 6455 §7.4); the Rust core applies the same
-// rule to received close frames.
+// Codes an endpoint may put in a close frame (RFC 6455 §7.4): the Rust core's rule, the same it
+// applies to received close frames.
 function isValidCloseCode(code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999);
+  return typeof code === 'number' && native.isValidCloseCode(code);
 }
 WebSocketConnection.isValidCloseCode = isValidCloseCode;
 

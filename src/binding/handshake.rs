@@ -28,3 +28,12 @@ pub fn generate_key() -> String {
 pub fn is_token(value: String) -> bool {
     handshake::is_token(&value)
 }
+
+/// Whether a close code may be sent in a close frame (RFC 6455 §7.4), the rule the core applies
+/// to received close frames too.
+#[napi(catch_unwind)]
+pub fn is_valid_close_code(code: f64) -> bool {
+    code.fract() == 0.0
+        && (0.0..=65535.0).contains(&code)
+        && crate::protocol::close::is_valid_on_wire(code as u16)
+}
