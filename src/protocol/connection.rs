@@ -110,14 +110,14 @@ pub struct Connection {
     state: ConnectionState,
     events: Vec<Event>,
     close_code: Option<u16>,
-    close_description: Option<String>,
+    close_description: Option<Box<str>>,
     closed_emitted: bool,
     app_handles_pings: bool,
     goal: TransportGoal,
     output_full: bool,
-    keepalive_at: Option<Instant>,
-    grace_at: Option<Instant>,
-    close_at: Option<Instant>,
+    /// The one timer a connection can have at a time: keepalive and its grace period follow
+    /// each other, and closing ends both before the close timer starts.
+    timer: Option<(Instant, TimerKind)>,
 }
 
 impl Connection {
@@ -136,9 +136,9 @@ impl Connection {
             app_handles_pings: false,
             goal: TransportGoal::Open,
             output_full: false,
-            keepalive_at: config.keepalive_interval.map(|d| now + d),
-            grace_at: None,
-            close_at: None,
+            timer: config
+                .keepalive_interval
+                .map(|d| (now + d, TimerKind::Keepalive)),
             config,
         }
     }
@@ -206,8 +206,10 @@ impl Connection {
             return;
         }
         if self.state == ConnectionState::Open {
-            self.keepalive_at = self.config.keepalive_interval.map(|d| now + d);
-            self.grace_at = None;
+            self.timer = self
+                .config
+                .keepalive_interval
+                .map(|d| (now + d, TimerKind::Keepalive));
         }
         loop {
             match self.receiver.read(buf) {
@@ -258,7 +260,7 @@ impl Connection {
             Incoming::Close { status, reason } => match self.state.peer_close() {
                 CloseStep::ReplyAndClose => {
                     self.close_code = Some(status.unwrap_or(code::NOT_PROVIDED));
-                    self.close_description = (!reason.is_empty()).then_some(reason);
+                    self.close_description = (!reason.is_empty()).then(|| reason.into());
                     // Echo the peer's status (RFC 6455 §5.5.1); an empty close gets an empty one.
                     self.queue_close_frame(status, "");
                     self.state.reply_sent();
@@ -269,11 +271,11 @@ impl Connection {
                         Role::Client => TransportGoal::HalfClose,
                     };
                     self.stop_keepalive();
-                    self.close_at = Some(now + self.config.close_timeout);
+                    self.timer = Some((now + self.config.close_timeout, TimerKind::Close));
                 }
                 CloseStep::CloseTransport => {
                     self.goal = TransportGoal::Close;
-                    self.close_at = None;
+                    self.timer = None;
                 }
                 CloseStep::SendCloseAndWait | CloseStep::Ignore => {}
             },
@@ -350,11 +352,11 @@ impl Connection {
             return;
         }
         self.close_code = Some(status);
-        self.close_description = Some(description.to_owned());
+        self.close_description = Some(description.into());
         self.queue_close_frame(Some(status), description);
         self.goal = TransportGoal::HalfClose;
         self.stop_keepalive();
-        self.close_at = Some(now + self.config.close_timeout);
+        self.timer = Some((now + self.config.close_timeout, TimerKind::Close));
     }
 
     /// Ends the connection at once (`drop()`), with a close frame unless `skip_close_frame`.
@@ -378,16 +380,16 @@ impl Connection {
             self.queue_close_frame(Some(status), description.as_deref().unwrap_or(""));
         }
         self.close_code = Some(status);
-        self.close_description = description;
+        self.close_description = description.map(String::into_boxed_str);
         self.state.transport_closed();
         self.goal = TransportGoal::Close;
         self.stop_keepalive();
-        self.close_at = None;
+        self.timer = None;
         self.closed_emitted = true;
         if emit {
             self.events.push(Event::Closed {
                 code: status,
-                description: self.close_description.clone(),
+                description: self.close_description.as_deref().map(str::to_owned),
             });
         }
     }
@@ -398,7 +400,7 @@ impl Connection {
         let was_live = self.state != ConnectionState::Closed;
         self.state.transport_closed();
         self.stop_keepalive();
-        self.close_at = None;
+        self.timer = None;
         self.goal = TransportGoal::Close;
         let mut failed = Vec::new();
         self.outbox.discard(&mut failed);
@@ -414,7 +416,7 @@ impl Connection {
                 (code::ABNORMAL, Some(format!("Socket Error: {e}")))
             }
             _ => match self.close_code {
-                Some(status) => (status, self.close_description.take()),
+                Some(status) => (status, self.close_description.take().map(String::from)),
                 None => (
                     code::ABNORMAL,
                     Some("Connection dropped by remote peer.".to_owned()),
@@ -464,43 +466,58 @@ impl Connection {
 
     /// The next instant [`Connection::handle_timeout`] must be called at, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.keepalive_at, self.grace_at, self.close_at]
-            .into_iter()
-            .flatten()
-            .min()
+        self.timer.map(|(at, _)| at)
     }
 
-    /// Runs the timers that are due at `now`.
+    /// Runs the timer if it is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.close_at.is_some_and(|t| t <= now) {
-            self.close_at = None;
-            self.state.close_timeout();
-            self.goal = TransportGoal::Close;
+        let Some((at, kind)) = self.timer else { return };
+        if at > now {
+            return;
         }
-        if self.grace_at.is_some_and(|t| t <= now) {
-            self.grace_at = None;
-            self.drop_connection(
+        self.timer = None;
+        match kind {
+            TimerKind::Close => {
+                self.state.close_timeout();
+                self.goal = TransportGoal::Close;
+            }
+            TimerKind::Grace => self.drop_connection(
                 code::ABNORMAL,
                 Some("Peer not responding.".to_owned()),
                 true,
                 true,
-            );
-        }
-        if self.keepalive_at.is_some_and(|t| t <= now) && self.state == ConnectionState::Open {
-            self.keepalive_at = None;
-            self.send_control(OpCode::Ping, &[]);
-            match (self.config.keepalive_grace, self.config.keepalive_interval) {
-                (Some(grace), _) => self.grace_at = Some(now + grace),
-                (None, Some(interval)) => self.keepalive_at = Some(now + interval),
-                (None, None) => {}
+            ),
+            TimerKind::Keepalive if self.state == ConnectionState::Open => {
+                self.send_control(OpCode::Ping, &[]);
+                self.timer = match (self.config.keepalive_grace, self.config.keepalive_interval) {
+                    (Some(grace), _) => Some((now + grace, TimerKind::Grace)),
+                    (None, Some(interval)) => Some((now + interval, TimerKind::Keepalive)),
+                    (None, None) => None,
+                };
             }
+            TimerKind::Keepalive => {}
         }
     }
 
     fn stop_keepalive(&mut self) {
-        self.keepalive_at = None;
-        self.grace_at = None;
+        if matches!(
+            self.timer,
+            Some((_, TimerKind::Keepalive | TimerKind::Grace))
+        ) {
+            self.timer = None;
+        }
     }
+}
+
+/// What a connection's timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimerKind {
+    /// Send a ping: nothing was received for `keepaliveInterval`.
+    Keepalive,
+    /// Drop the connection: nothing was received for the grace period after a ping.
+    Grace,
+    /// Stop waiting for the close handshake to finish.
+    Close,
 }
 
 /// An entropy pool allocated when the first key is asked for.

@@ -169,7 +169,8 @@ impl HeaderRules {
 #[derive(Debug, Clone, Default)]
 pub struct HeaderDecoder {
     buf: [u8; MAX_HEADER_LEN],
-    have: usize,
+    /// Bytes of `buf` filled (at most 14: one byte is enough, and keeps the decoder small).
+    have: u8,
 }
 
 impl HeaderDecoder {
@@ -200,14 +201,14 @@ impl HeaderDecoder {
         }
         let mut used = 0;
         for &byte in input {
-            self.buf[self.have] = byte;
+            self.buf[self.have as usize] = byte;
             self.have += 1;
             used += 1;
             if self.have < 2 {
                 continue;
             }
             let need = check_first_two(self.buf[0], self.buf[1], rules)?;
-            if self.have == need {
+            if self.have as usize == need {
                 let header = finish_header(&self.buf[..need]);
                 self.have = 0;
                 return header.map(|h| (used, Some(h)));
