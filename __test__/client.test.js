@@ -13,7 +13,7 @@ const orig = require('websocket');
 const ours = require('..');
 const {
   defer, runCleanups, sleep, collect, next, utf8Text, bytesOf, withUncaught, SERVER_KINDS, peerServer,
-  rawServer, upgrade101, freePort, clientConnect, clientFails, serverFrame,
+  rawServer, upgrade101, freePort, clientConnect, clientFails, serverFrame, countingAgent,
 } = require('./helpers');
 
 const WebSocketClient = ours.client;
@@ -428,20 +428,13 @@ for (const kind of SERVER_KINDS) {
 describe('client: connect() arguments', function () {
   it('origin comes before headers and headers before requestOptions', async function () {
     const srv = await peerServer('ours');
-    const agent = new http.Agent();
-    defer(() => agent.destroy());
-    let used = 0;
-    const create = agent.createConnection.bind(agent);
-    agent.createConnection = (...args) => {
-      used++;
-      return create(...args);
-    };
+    const agent = countingAgent();
     await clientConnect([srv.url, 'p', 'http://o.example', { 'X-Third': '3' }, { agent }]);
     const h = srv.upgrades[0].headers;
     eq(h['sec-websocket-protocol'], 'p');
     eq(h.origin, 'http://o.example');
     eq(h['x-third'], '3');
-    eq(used, 1);
+    eq(agent.used, 1);
   });
 
   it('requestOptions cannot override hostname, port, method, path or headers', async function () {

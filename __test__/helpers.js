@@ -503,7 +503,22 @@ function clientFails(args, config, lib) {
   });
 }
 
+// An http.Agent that counts the connections it makes (to see that requestOptions.agent is used).
+function countingAgent() {
+  const http = require('http');
+  const agent = new http.Agent();
+  defer(() => agent.destroy());
+  agent.used = 0;
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (...args) => {
+    agent.used++;
+    return create(...args);
+  };
+  return agent;
+}
+
 Object.assign(module.exports, {
+  countingAgent,
   SERVER_KINDS,
   wrapPeer,
   peerServer,

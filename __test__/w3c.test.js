@@ -10,6 +10,7 @@ const orig = require('websocket');
 const ours = require('..');
 const {
   defer, runCleanups, sleep, next, utf8Text, bytesOf, SERVER_KINDS, peerServer, freePort,
+  countingAgent,
 } = require('./helpers');
 
 const W3CWebSocket = ours.w3cwebsocket;
@@ -211,22 +212,14 @@ describe('w3cwebsocket', function () {
 
   it('passes origin, headers, requestOptions and clientConfig to the client', async function () {
     const srv = await peerServer('ours');
-    const http = require('http');
-    const agent = new http.Agent();
-    defer(() => agent.destroy());
-    let used = 0;
-    const create = agent.createConnection.bind(agent);
-    agent.createConnection = (...args) => {
-      used++;
-      return create(...args);
-    };
+    const agent = countingAgent();
     const config = { maxReceivedFrameSize: 100 };
     const w = make([srv.url + 'cfg', 'p', 'http://w3c.example', { 'X-Custom': 'yes' }, { agent }, config]);
     await opened(w);
     deq(config, { maxReceivedFrameSize: 100 }, 'the caller\'s config object is left alone');
     const h = srv.upgrades[0].headers;
     deq([h.origin, h['x-custom'], h['sec-websocket-protocol'], srv.upgrades[0].url], ['http://w3c.example', 'yes', 'p', '/cfg']);
-    eq(used, 1);
+    eq(agent.used, 1);
     const peer = await srv.nextPeer();
     const closeP = nextEvent(w, 'close');
     peer.sendBinary(bytesOf(101));
