@@ -28,7 +28,6 @@ function WebSocketRequest(socket, httpRequest, serverConfig) {
   this.httpRequest = httpRequest;
   this.resource = httpRequest.url;
   this.remoteAddress = socket.remoteAddress;
-  this.remoteAddresses = [this.remoteAddress];
   this.serverConfig = serverConfig;
   this._socketIsClosing = false;
   this._resolved = false;
@@ -101,6 +100,21 @@ WebSocketRequest.prototype.readHandshake = function () {
   // resourceURL, requestedExtensions and cookies are parsed when first read (see below).
   this._parsed = true;
 };
+
+// [remoteAddress] unless X-Forwarded-For said more; made on first read.
+Object.defineProperty(WebSocketRequest.prototype, 'remoteAddresses', {
+  configurable: true,
+  enumerable: true,
+  get: function () {
+    if (this._remoteAddresses === undefined && this.remoteAddress !== undefined) {
+      this._remoteAddresses = [this.remoteAddress];
+    }
+    return this._remoteAddresses;
+  },
+  set: function (value) {
+    this._remoteAddresses = value;
+  },
+});
 
 // Parsed on first read, then kept: most handlers never look at them, and parsing them for
 // every handshake was a measurable part of its cost. They can still be assigned.
@@ -318,7 +332,9 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
   const connection = new WebSocketConnection(socket, [], acceptedProtocol, false, this.serverConfig);
   connection.webSocketVersion = this.webSocketVersion;
   connection.remoteAddress = this.remoteAddress;
-  connection.remoteAddresses = this.remoteAddresses;
+  if (this._remoteAddresses !== undefined) {
+    connection.remoteAddresses = this._remoteAddresses;
+  }
 
   if (this._socketIsClosing) {
     this._abandonSocket();
