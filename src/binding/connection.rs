@@ -6,7 +6,7 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use napi::bindgen_prelude::*;
 use napi::{sys, JsString, JsValue};
 use napi_derive::napi;
@@ -255,9 +255,10 @@ fn write_now(stream: &std::net::TcpStream, bytes: &[u8]) -> usize {
 
 /// Writes the sends made outside a batch (called from a microtask).
 #[napi(catch_unwind)]
-pub fn flush() {
-    if let Some(env) = env_shared() {
-        env.flush_dirty();
+pub fn flush(env: Env) {
+    if let Some(shared) = env_shared() {
+        shared.flush_dirty();
+        shared.release_refs(env.raw());
     }
 }
 
@@ -299,10 +300,89 @@ pub fn send_text(id: u32, text: JsString, token: Option<u32>) -> Result<i32> {
     })
 }
 
-/// Queues a binary message.
+/// Payloads at least this large are sent from the caller's Buffer without a copy.
+const BORROW_MIN: usize = crate::protocol::pool::POOL_MIN;
+
+/// The memory of a JS Buffer, kept alive by a reference while frames are written from it.
+/// The reference is deleted on the JS thread (`EnvShared::release_refs`), whichever thread
+/// drops the last `Bytes` over it.
+struct JsBytes {
+    ptr: *const u8,
+    len: usize,
+    reference: sys::napi_ref,
+    env: Arc<EnvShared>,
+}
+
+// SAFETY: the memory is a Buffer's backing store, which does not move and lives as long as the
+// reference; it is only read. The reference itself is only touched on the JS thread.
+unsafe impl Send for JsBytes {}
+
+impl AsRef<[u8]> for JsBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: see the `Send` impl: `len` bytes at `ptr`, alive while `reference` is held.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for JsBytes {
+    fn drop(&mut self) {
+        self.env.release_later(self.reference);
+    }
+}
+
+/// The Buffer `value` as `Bytes` over its own memory, or `None` when it is not a Buffer.
+fn borrow_buffer(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    shared: &Arc<EnvShared>,
+) -> Option<Bytes> {
+    let mut data = ptr::null_mut();
+    let mut len = 0usize;
+    let mut reference = ptr::null_mut();
+    // SAFETY: N-API calls on the JS thread with handles valid for this call.
+    unsafe {
+        if sys::napi_get_buffer_info(env, value, &mut data, &mut len) != sys::Status::napi_ok
+            || sys::napi_create_reference(env, value, 1, &mut reference) != sys::Status::napi_ok
+        {
+            return None;
+        }
+    }
+    Some(Bytes::from_owner(JsBytes {
+        ptr: data.cast_const().cast(),
+        len,
+        reference,
+        env: shared.clone(),
+    }))
+}
+
+/// Queues a binary message. A large Buffer is framed from its own memory, as `socket.write`
+/// does: changing it before its `sent` callback changes what goes out (the original copies).
 #[napi(catch_unwind)]
-pub fn send_binary(id: u32, data: &[u8], token: Option<u32>) -> i32 {
-    send(id, OpCode::Binary, data, token)
+pub fn send_binary(env: Env, id: u32, data: Unknown, token: Option<u32>) -> Result<i32> {
+    let mut ptr_out = ptr::null_mut();
+    let mut len = 0usize;
+    // SAFETY: N-API call on the JS thread with a handle valid for this call.
+    let status =
+        unsafe { sys::napi_get_buffer_info(env.raw(), data.raw(), &mut ptr_out, &mut len) };
+    if status != sys::Status::napi_ok {
+        return Err(Error::new(Status::InvalidArg, "expected a Buffer"));
+    }
+    if len >= BORROW_MIN {
+        if let (Some(conn), Some(shared)) = (conn(id), env_shared()) {
+            if let Some(bytes) = borrow_buffer(env.raw(), data.raw(), &shared) {
+                let r =
+                    conn.with(|core| core.conn.send_message_bytes(OpCode::Binary, bytes, token));
+                return Ok(after_send(&conn, r));
+            }
+        }
+    }
+    let slice: &[u8] = if len == 0 {
+        &[]
+    } else {
+        // SAFETY: N-API reported `len` readable bytes at `ptr_out`, valid during this call.
+        unsafe { std::slice::from_raw_parts(ptr_out.cast_const().cast(), len) }
+    };
+    Ok(send(id, OpCode::Binary, slice, token))
 }
 
 /// Queues frames encoded by the application (`sendFrame`).

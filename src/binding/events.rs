@@ -60,6 +60,9 @@ pub(crate) struct EnvShared {
     in_batch: AtomicBool,
     /// Adopted connections not yet gone: the process stays alive while any is.
     live: AtomicUsize,
+    /// References to JS Buffers that sends no longer need, to be deleted on the JS thread.
+    releases: Mutex<Vec<usize>>,
+    has_releases: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,6 +124,25 @@ impl EnvShared {
         }
     }
 
+    /// Hands over a reference to delete on the JS thread (from any thread).
+    pub(crate) fn release_later(&self, reference: sys::napi_ref) {
+        lock(&self.releases).push(reference as usize);
+        self.has_releases.store(true, Ordering::Release);
+    }
+
+    /// Deletes the references handed over so far; on the JS thread of `env`.
+    pub(crate) fn release_refs(&self, env: sys::napi_env) {
+        if !self.has_releases.swap(false, Ordering::Acquire) {
+            return;
+        }
+        let refs = std::mem::take(&mut *lock(&self.releases));
+        for r in refs {
+            // SAFETY: each entry is a live reference created in this environment by
+            // `JsBytes::new` and deleted exactly once, here.
+            unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
+        }
+    }
+
     /// Counts a new connection; the first one makes the environment stay alive.
     pub(crate) fn add_conn(&self, env: sys::napi_env) {
         if self.live.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -156,6 +178,8 @@ pub(crate) fn create(
         dirty: Mutex::new(Vec::new()),
         in_batch: AtomicBool::new(false),
         live: AtomicUsize::new(0),
+        releases: Mutex::new(Vec::new()),
+        has_releases: AtomicBool::new(false),
     });
     let context = Arc::into_raw(shared.clone()) as *mut c_void;
     let mut name = ptr::null_mut();
@@ -231,6 +255,7 @@ unsafe extern "C" fn cleanup(data: *mut c_void) {
     }
     lock(&shared.queue).clear();
     lock(&shared.dirty).clear();
+    lock(&shared.releases).clear();
     // Cleanup hooks run on the environment's own thread, whose registry lists its connections.
     super::connection::kill_all();
 }
@@ -254,6 +279,7 @@ unsafe extern "C" fn call_js(
     // SAFETY: `context` is the EnvShared kept alive by the function until `finalize`.
     let shared = unsafe { &*(context as *const EnvShared) };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        shared.release_refs(env);
         let items = std::mem::take(&mut *lock(&shared.queue));
         if items.is_empty() {
             return;

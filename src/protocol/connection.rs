@@ -322,6 +322,22 @@ impl Connection {
         Ok(self.check_full())
     }
 
+    /// [`Connection::send_message`] for a payload already owned as `Bytes`: a large message is
+    /// not copied (performance choice: a megabyte copy was about 7% of a 1 MiB echo).
+    pub fn send_message_bytes(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        token: Option<u32>,
+    ) -> Result<bool, SendError> {
+        if !self.state.can_send_data() {
+            return Err(SendError::NotOpen);
+        }
+        self.outbox
+            .push_message_bytes(opcode, payload, token, &self.config.sender, &mut self.keys);
+        Ok(self.check_full())
+    }
+
     /// Queues frames the application encoded itself (`sendFrame`). Returns `outputBufferFull`.
     pub fn send_encoded(&mut self, bytes: &[u8], token: Option<u32>) -> Result<bool, SendError> {
         if !self.state.can_send_data() {

@@ -102,20 +102,57 @@ impl Outbox {
         config: &SenderConfig,
         keys: &mut dyn MaskKeySource,
     ) {
-        if !self.has_pending() && payload.len() <= WIRE_CHUNK {
-            let before = self.wire.len();
-            super::message::encode_message(&mut self.wire, opcode, payload, config, keys);
-            self.framed(self.wire.len() - before, token);
+        if !self.frames_now(payload.len()) {
+            self.push_pending(opcode, super::pool::copy(payload), token);
         } else {
-            let q = self.queues();
-            q.pending_bytes += payload.len();
-            q.pending.push_back(Pending::Message {
-                opcode,
-                payload: super::pool::copy(payload),
-                offset: 0,
-                token,
-            });
+            self.encode_now(opcode, payload, token, config, keys);
         }
+    }
+
+    /// [`Outbox::push_message`] for a payload the caller already owns as `Bytes`: a large one is
+    /// queued as it is, with no copy (its frames are written straight from it).
+    pub fn push_message_bytes(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        token: Option<u32>,
+        config: &SenderConfig,
+        keys: &mut dyn MaskKeySource,
+    ) {
+        if !self.frames_now(payload.len()) {
+            self.push_pending(opcode, payload, token);
+        } else {
+            self.encode_now(opcode, &payload, token, config, keys);
+        }
+    }
+
+    /// Whether a message of `len` bytes is framed into the wire buffer at once.
+    fn frames_now(&self, len: usize) -> bool {
+        !self.has_pending() && len <= WIRE_CHUNK
+    }
+
+    fn encode_now(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        token: Option<u32>,
+        config: &SenderConfig,
+        keys: &mut dyn MaskKeySource,
+    ) {
+        let before = self.wire.len();
+        super::message::encode_message(&mut self.wire, opcode, payload, config, keys);
+        self.framed(self.wire.len() - before, token);
+    }
+
+    fn push_pending(&mut self, opcode: OpCode, payload: Bytes, token: Option<u32>) {
+        let q = self.queues();
+        q.pending_bytes += payload.len();
+        q.pending.push_back(Pending::Message {
+            opcode,
+            payload,
+            offset: 0,
+            token,
+        });
     }
 
     /// Queues a control frame (ping, pong) ahead of any message still waiting to be framed:
@@ -395,6 +432,25 @@ mod tests {
         let events = read_all(&bytes);
         assert_eq!(events[0], Incoming::Binary(Bytes::from(big)));
         assert_eq!(events[1], Incoming::Text(Bytes::from_static(b"after")));
+    }
+
+    #[test]
+    fn owned_payloads_are_framed_from_the_callers_memory() {
+        let mut o = Outbox::new();
+        let big = Bytes::from(vec![9u8; WIRE_CHUNK + ZERO_COPY_MIN]);
+        let small = Bytes::from_static(b"small");
+        o.push_message_bytes(OpCode::Binary, big.clone(), Some(1), &SERVER, &mut ZeroKeys);
+        o.push_message_bytes(OpCode::Text, small, Some(2), &SERVER, &mut ZeroKeys);
+        o.fill(&SERVER, &mut ZeroKeys);
+        let mut pieces: [&[u8]; 8] = [&[]; 8];
+        let n = o.slices(&mut pieces);
+        assert!(n >= 2);
+        assert_eq!(pieces[1].as_ptr(), big.as_ptr());
+        let (bytes, done) = drain(&mut o, &SERVER, 1000);
+        assert_eq!(done, vec![1, 2]);
+        let events = read_all(&bytes);
+        assert_eq!(events[0], Incoming::Binary(big));
+        assert_eq!(events[1], Incoming::Text(Bytes::from_static(b"small")));
     }
 
     fn read_all(bytes: &[u8]) -> Vec<Incoming> {
