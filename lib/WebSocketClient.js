@@ -248,18 +248,13 @@ WebSocketClient.prototype.failHandshake = function (errorDescription) {
 
 WebSocketClient.prototype.succeedHandshake = function () {
   const socket = this.socket;
-  if (!context.canAdopt(socket)) {
-    this.failHandshake('websocket-rs cannot take over this socket yet (TLS or not a plain TCP ' +
-      'socket): the bridged transport is not implemented.');
-    return;
-  }
   const options = Object.assign({}, this.config, { client: true });
   const connection = new WebSocketConnection(socket, [], this.protocol, true, this.config);
   connection.webSocketVersion = this.config.webSocketVersion;
   const chunks = this.firstDataChunk && this.firstDataChunk.length > 0 ? [this.firstDataChunk] : [];
   this.firstDataChunk = null;
   try {
-    connection._attachNative(context.handOff(socket, chunks, EMPTY, options, connection));
+    context.attach(socket, chunks, EMPTY, options, connection);
   } catch (err) {
     this.failHandshake('websocket-rs could not take over the socket: ' + err.message);
     return;

@@ -92,6 +92,8 @@ Object.assign(WebSocketConnection.prototype, {
   // Called with (connection, code, description) just before the 'close' event: the server's
   // bookkeeping, without a listener closure per connection.
   _closeHook: null,
+  // The BridgedSocket when Node keeps the socket (TLS, tunnels, duplex streams).
+  _bridge: null,
 });
 
 // Tokens for send callbacks; unique across the environment, which is more than needed.
@@ -196,6 +198,15 @@ WebSocketConnection.prototype._attachNative = function (id) {
   }
 };
 
+// Called when the socket stays with Node and a BridgedSocket drives the Rust connection.
+WebSocketConnection.prototype._attachBridge = function (bridged) {
+  this._id = bridged.id;
+  this._bridge = bridged;
+  if (this.listenerCount('ping') > 0) {
+    native.setAppHandlesPings(bridged.id, true);
+  }
+};
+
 WebSocketConnection.prototype._syncPingListeners = function () {
   if (this._id !== 0) {
     native.setAppHandlesPings(this._id, this.listenerCount('ping') > 0);
@@ -236,6 +247,9 @@ WebSocketConnection.prototype._handleNativeEvent = function (kind, number, value
       return;
     case KIND.CLOSED:
       this._handleClosed(number, value);
+      return;
+    case KIND.SERVICE:
+      this._bridge.service(number, value);
       return;
     case KIND.GONE:
       this._id = 0;
@@ -465,7 +479,9 @@ WebSocketConnection.prototype.drop = function (reasonCode, description, skipClos
 };
 
 WebSocketConnection.prototype.pause = function () {
-  if (this._id !== 0) {
+  if (this._bridge !== null) {
+    this._bridge.pause();
+  } else if (this._id !== 0) {
     native.setPaused(this._id, true);
   }
   this.inputPaused = true;
@@ -473,7 +489,9 @@ WebSocketConnection.prototype.pause = function () {
 };
 
 WebSocketConnection.prototype.resume = function () {
-  if (this._id !== 0) {
+  if (this._bridge !== null) {
+    this._bridge.resume();
+  } else if (this._id !== 0) {
     native.setPaused(this._id, false);
   }
   this.inputPaused = false;
@@ -483,6 +501,9 @@ WebSocketConnection.prototype.resume = function () {
 // The number of bytes queued and not yet written to the socket.
 Object.defineProperty(WebSocketConnection.prototype, 'bufferedAmount', {
   get: function () {
+    if (this._bridge !== null) {
+      return this._id === 0 ? (this._socket.writableLength || 0) : this._bridge.buffered();
+    }
     return this._id === 0 ? 0 : native.bufferedAmount(this._id);
   },
 });

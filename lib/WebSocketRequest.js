@@ -20,7 +20,6 @@ const badCookieValueChar = /[^\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]/;
 const quotedCookieValue = /^"[^"]*"$/;
 const controlCharsAndSemicolon = /[\x00-\x20\x3b]/g;
 
-const canAdopt = context.canAdopt;
 
 function WebSocketRequest(socket, httpRequest, serverConfig) {
   EventEmitter.call(this);
@@ -43,14 +42,11 @@ function WebSocketRequest(socket, httpRequest, serverConfig) {
   socket.on('end', this._socketCloseHandler);
   socket.on('close', this._socketCloseHandler);
   socket.on('error', this._socketErrorHandler);
-  if (canAdopt(socket)) {
-    socket.on('data', this._socketDataHandler);
-  }
+  socket.on('data', this._socketDataHandler);
 }
 
 util.inherits(WebSocketRequest, EventEmitter);
 
-WebSocketRequest.canAdopt = canAdopt;
 
 WebSocketRequest.prototype.readHandshake = function () {
   const request = this.httpRequest;
@@ -320,12 +316,6 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
   response += '\r\n';
 
   const socket = this.socket;
-  if (!this._socketIsClosing && !canAdopt(socket)) {
-    this.reject(500);
-    throw new Error('websocket-rs: this socket cannot be handed to the native transport ' +
-      '(TLS or not a plain TCP socket); the bridged transport is not implemented yet.');
-  }
-
   this._resolved = true;
   this.emit('requestResolved', this);
 
@@ -351,7 +341,8 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
   return connection;
 };
 
-// Hands the socket to Rust with the 101 response and every byte received after the request.
+// Hands the socket to Rust (or bridges it) with the 101 response and every byte received after
+// the request.
 WebSocketRequest.prototype._handOff = function (connection, response) {
   this._removeSocketListeners();
   const chunks = [];
@@ -362,9 +353,8 @@ WebSocketRequest.prototype._handOff = function (connection, response) {
     chunks.push(chunk);
   }
   this._received = [];
-  const id = context.handOff(this.socket, chunks, Buffer.from(response, 'latin1'),
-    this.serverConfig, connection);
-  connection._attachNative(id);
+  context.attach(this.socket, chunks, Buffer.from(response, 'latin1'), this.serverConfig,
+    connection);
 };
 
 function noop() {}

@@ -115,13 +115,6 @@ WebSocketServer.prototype.handleUpgrade = function (request, socket, head) {
     this.emit('upgradeError', e);
     return;
   }
-  if (!WebSocketRequest.canAdopt(socket)) {
-    const e = new Error('websocket-rs cannot take over this socket yet (TLS or not a plain TCP ' +
-      'socket): the bridged transport is not implemented.');
-    wsRequest.reject(501, e.message);
-    this.emit('upgradeError', e);
-    return;
-  }
 
   this.pendingRequests.push(wsRequest);
   wsRequest.once('requestAccepted', this._handlers.requestAccepted);

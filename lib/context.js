@@ -16,8 +16,11 @@ const KIND = {
   GONE: 9,
   FRAME: 10,
   CLOSED: 11,
+  SERVICE: 12,
 };
 const HAS_VALUE = 0x100;
+
+const BridgedSocket = require('./BridgedSocket');
 
 // Connections by native id (small dense integers, reused after GONE): an array costs less
 // per connection than a Map.
@@ -75,10 +78,13 @@ function flushNow() {
 
 function noop() {}
 
+// WEBSOCKET_RS_FORCE_BRIDGE=1 bridges every socket (for tests and comparisons), read once.
+const forceBridge = process.env.WEBSOCKET_RS_FORCE_BRIDGE === '1';
+
 // Whether Rust can take this socket over: a plain TCP socket with a file descriptor. Anything
 // else (TLS, pipes, wrapped streams) needs the bridged transport.
 function canAdopt(socket) {
-  if (process.env.WEBSOCKET_RS_FORCE_BRIDGE === '1') {
+  if (forceBridge) {
     return false;
   }
   const handle = socket && socket._handle;
@@ -111,11 +117,51 @@ function handOff(socket, chunks, response, options, connection) {
   return id;
 }
 
+// Drives the Rust connection from a socket Node keeps (TLS, a tunnel, any duplex stream): writes
+// `response` (the server's 101), then feeds `chunks` and everything the socket reads after.
+// Returns the BridgedSocket (its `id` is the connection's).
+function bridge(socket, chunks, response, options, connection) {
+  if (!initialised) {
+    native.init(dispatch);
+    initialised = true;
+  }
+  const id = native.bridge(options);
+  connections[id] = connection;
+  const bridged = new BridgedSocket(native, socket, id);
+  connection._attachBridge(bridged);
+  if (response.length > 0) {
+    socket.write(response);
+  }
+  // Bytes that came with the handshake are delivered on the next tick, as the adopted
+  // transport's are: after accept() returns and the client's 'connect' listeners ran.
+  process.nextTick(startBridge, bridged, chunks);
+  return bridged;
+}
+
+function startBridge(bridged, chunks) {
+  for (const chunk of chunks) {
+    bridged.feed(chunk);
+  }
+  if (!bridged.ended && bridged.socket.isPaused() && !bridged.userPaused) {
+    bridged.socket.resume();
+  }
+}
+
+// Gives the connection its transport: the socket itself when Rust can take it over, else a
+// bridge around it.
+function attach(socket, chunks, response, options, connection) {
+  if (canAdopt(socket)) {
+    connection._attachNative(handOff(socket, chunks, response, options, connection));
+  } else {
+    bridge(socket, chunks, response, options, connection);
+  }
+}
+
 module.exports = {
   KIND,
   native,
   canAdopt,
-  handOff,
+  attach,
 
   // Sends made outside a batch are written from a microtask, once per tick.
   scheduleFlush() {

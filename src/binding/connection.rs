@@ -12,10 +12,11 @@ use napi::{sys, JsString, JsValue};
 use napi_derive::napi;
 
 use super::events::{self, EnvShared};
-use crate::protocol::connection::{Connection, ConnectionConfig};
+use crate::protocol::connection::{Connection, ConnectionConfig, TransportGoal};
 use crate::protocol::frame::{OpCode, Role};
 use crate::protocol::message::{ReceiverConfig, SenderConfig};
-use crate::runtime::conn::{self as rt_conn, ConnShared};
+use crate::protocol::connection::TransportEnd;
+use crate::runtime::conn::{self as rt_conn, ConnShared, Transport};
 use crate::runtime::{self, tcp};
 
 /// Node's default `writableHighWaterMark`, which decides the original's `outputBufferFull`.
@@ -220,7 +221,86 @@ pub fn adopt(
     };
     let mut conn = Connection::new(shared_config(options.to_config()), Instant::now());
     conn.queue_handshake(&response[sent..]);
-    let id = REGISTRY.with(|r| {
+    let id = new_id();
+    let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
+    let shared = Arc::new(ConnShared::new(id, conn, Transport::Tcp(stream), info, sink));
+    shared.lock().bytes_written = sent as u64;
+    REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
+    shared_env.add_conn(env.raw());
+    shared.start(BytesMut::from(head));
+    Ok(id)
+}
+
+/// Starts a bridged connection: JS keeps the socket (TLS, a proxy tunnel, any duplex stream),
+/// feeds what it reads with `bridgeFeed` and writes what `SERVICE` events and `bridgeTake`
+/// hand it. The same protocol core, timers and limits as an adopted socket. Returns the id.
+#[napi(catch_unwind)]
+pub fn bridge(options: ConnectionOptions) -> Result<u32> {
+    let shared_env =
+        env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
+    runtime::handle()
+        .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
+    let conn = Connection::new(shared_config(options.to_config()), Instant::now());
+    let id = new_id();
+    let sink: Arc<dyn rt_conn::EventSink> = shared_env;
+    let info = tcp::SocketInfo {
+        peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+    };
+    let shared = Arc::new(ConnShared::new(id, conn, Transport::Bridge, info, sink));
+    REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
+    shared.feed(&[]);
+    Ok(id)
+}
+
+/// A chunk JS read from a bridged socket. Events it causes are delivered before this returns
+/// (unless a batch is running). Returns the status word (`runtime::conn::status`).
+#[napi(catch_unwind)]
+pub fn bridge_feed(env: Env, id: u32, chunk: &[u8]) -> u32 {
+    let (Some(conn), Some(shared)) = (conn(id), env_shared()) else {
+        return TransportGoal::Close as u32;
+    };
+    shared.delivering_now(env.raw(), || conn.feed(chunk))
+}
+
+/// The next piece of a bridged connection's output as a Buffer (at most 256 KiB), or, when
+/// nothing is queued, the status word. JS writes the Buffer at once: output is taken in order.
+#[napi(catch_unwind)]
+pub fn bridge_take(env: &Env, id: u32) -> Result<Unknown<'_>> {
+    let Some(conn) = conn(id) else {
+        return (TransportGoal::Close as u32).into_unknown(env);
+    };
+    let mut out = None;
+    let status = conn.take_output(events::SERVICE_CHUNK, |len| {
+        // SAFETY: JS thread of `env`.
+        let (value, bytes) = unsafe { events::new_buffer(env.raw(), len) }?;
+        out = Some(value);
+        Some(bytes)
+    });
+    match out {
+        // SAFETY: a live Buffer handle made in this call's scope.
+        Some(value) => Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) }),
+        None => status.into_unknown(env),
+    }
+}
+
+/// A bridged socket ended: `how` 0 the peer closed it, 1 an error (`message`), 2 JS closed it
+/// because the status asked to. The connection's last events follow.
+#[napi(catch_unwind)]
+pub fn bridge_end(env: Env, id: u32, how: u32, message: Option<String>) {
+    let (Some(conn), Some(shared)) = (conn(id), env_shared()) else {
+        return;
+    };
+    let end = match how {
+        0 => TransportEnd::Eof,
+        1 => TransportEnd::Error(message.unwrap_or_default()),
+        _ => TransportEnd::Local,
+    };
+    shared.delivering_now(env.raw(), || conn.bridge_ended(end));
+}
+
+/// A fresh connection id (ids are reused after `GONE`).
+fn new_id() -> u32 {
+    REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
         match r.free.pop() {
             Some(id) => id,
@@ -229,14 +309,7 @@ pub fn adopt(
                 r.slots.len() as u32
             }
         }
-    });
-    let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
-    let shared = Arc::new(ConnShared::new(id, conn, stream, info, sink));
-    shared.lock().bytes_written = sent as u64;
-    REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
-    shared_env.add_conn(env.raw());
-    shared.start(BytesMut::from(head));
-    Ok(id)
+    })
 }
 
 /// Writes what the non-blocking socket takes at once; errors are left for the connection's
@@ -257,7 +330,8 @@ fn write_now(stream: &std::net::TcpStream, bytes: &[u8]) -> usize {
 #[napi(catch_unwind)]
 pub fn flush(env: Env) {
     if let Some(shared) = env_shared() {
-        shared.flush_dirty();
+        // bridged connections' output is delivered as SERVICE events before this returns
+        shared.delivering_now(env.raw(), || shared.flush_dirty());
         shared.release_refs(env.raw());
     }
 }
@@ -417,23 +491,38 @@ pub fn pong(id: u32, data: &[u8]) -> i32 {
 
 /// Starts the close handshake with a code the caller has validated.
 #[napi(catch_unwind)]
-pub fn close(id: u32, code: u32, description: String) {
+pub fn close(env: Env, id: u32, code: u32, description: String) {
     if let Some(conn) = conn(id) {
         let now = Instant::now();
         conn.with(|core| core.conn.close(code as u16, &description, now));
-        conn.flush();
+        flush_one(&env, &conn);
     }
 }
 
 /// Ends the connection now; the caller emits its own `close` event.
 #[napi(catch_unwind, js_name = "drop")]
-pub fn drop_now(id: u32, code: u32, description: Option<String>, skip_close_frame: bool) {
+pub fn drop_now(
+    env: Env,
+    id: u32,
+    code: u32,
+    description: Option<String>,
+    skip_close_frame: bool,
+) {
     if let Some(conn) = conn(id) {
         conn.with(|core| {
             core.conn
                 .drop_connection(code as u16, description, skip_close_frame, false)
         });
-        conn.flush();
+        flush_one(&env, &conn);
+    }
+}
+
+/// Writes a connection's queue now (adopted), or serves its socket before returning
+/// (bridged, unless a batch is running: then right after it).
+fn flush_one(env: &Env, conn: &Arc<ConnShared>) {
+    match env_shared() {
+        Some(shared) if conn.is_bridged() => shared.delivering_now(env.raw(), || conn.flush()),
+        _ => conn.flush(),
     }
 }
 
@@ -476,7 +565,7 @@ pub fn byte_counts(id: u32) -> Vec<f64> {
 #[napi(catch_unwind)]
 pub fn addresses(id: u32) -> Option<SocketAddresses> {
     conn(id).map(|c| {
-        let local = c.stream().local_addr().ok();
+        let local = c.stream().and_then(|s| s.local_addr().ok());
         SocketAddresses {
             remote_address: tcp::SocketInfo::ip_string(&c.info.peer),
             remote_port: u32::from(c.info.peer.port()),
@@ -492,16 +581,16 @@ pub fn addresses(id: u32) -> Option<SocketAddresses> {
 /// `socket.setNoDelay()`.
 #[napi(catch_unwind)]
 pub fn set_no_delay(id: u32, enable: bool) {
-    if let Some(conn) = conn(id) {
-        let _ = conn.stream().set_nodelay(enable);
+    if let Some(stream) = conn(id).as_ref().and_then(|c| c.stream()) {
+        let _ = stream.set_nodelay(enable);
     }
 }
 
 /// `socket.setKeepAlive()`: TCP keepalive probes after `delay_ms` of idleness.
 #[napi(catch_unwind)]
 pub fn set_keep_alive(id: u32, enable: bool, delay_ms: f64) {
-    if let Some(conn) = conn(id) {
-        let sock = socket2::SockRef::from(conn.stream());
+    if let Some(stream) = conn(id).as_ref().and_then(|c| c.stream()) {
+        let sock = socket2::SockRef::from(stream);
         let _ = if enable {
             let idle = millis(Some(delay_ms), 0.0).max(Duration::from_secs(1));
             sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))

@@ -35,6 +35,9 @@ pub(crate) mod kind {
     pub const FRAME: u32 = 10;
     /// The connection closed; the number is the code, the value (if any) the description.
     pub const CLOSED: u32 = 11;
+    /// A bridged connection needs its socket served; the number is its status word
+    /// (`runtime::conn::status`), the value (if any) output to write.
+    pub const SERVICE: u32 = 12;
     /// Flag: this event takes the next entry of `values`.
     pub const HAS_VALUE: u32 = 0x100;
 }
@@ -43,6 +46,16 @@ pub(crate) mod kind {
 enum Queued {
     Event(Event),
     Gone,
+    Service,
+}
+
+/// Output handed to JS with one `SERVICE` event, at most; more is taken with `bridgeTake`.
+pub(crate) const SERVICE_CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    /// Set while a bridged call on the JS thread runs: it delivers what it queued before it
+    /// returns, so pushing needs no wake-up of the threadsafe function.
+    static DELIVERS_NOW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 struct Tsfn(sys::napi_threadsafe_function);
@@ -60,6 +73,8 @@ pub(crate) struct EnvShared {
     in_batch: AtomicBool,
     /// Adopted connections not yet gone: the process stays alive while any is.
     live: AtomicUsize,
+    /// A reference to `dispatch`, for batches delivered synchronously (bridged connections).
+    dispatch: Mutex<usize>,
     /// References to JS Buffers that sends no longer need, to be deleted on the JS thread.
     releases: Mutex<Vec<usize>>,
     has_releases: AtomicBool,
@@ -75,21 +90,65 @@ impl EventSink for EnvShared {
         let was_empty = queue.is_empty();
         queue.extend(events.drain(..).map(|e| (conn.clone(), Queued::Event(e))));
         if was_empty {
-            self.wake_js();
+            self.wake_js_unless_delivering();
         }
     }
 
     fn finished(&self, conn: &Arc<ConnShared>) {
-        let mut queue = lock(&self.queue);
-        let was_empty = queue.is_empty();
-        queue.push((conn.clone(), Queued::Gone));
-        if was_empty {
-            self.wake_js();
-        }
+        self.enqueue(conn, Queued::Gone);
+    }
+
+    fn service(&self, conn: &Arc<ConnShared>) {
+        self.enqueue(conn, Queued::Service);
     }
 }
 
 impl EnvShared {
+    fn enqueue(&self, conn: &Arc<ConnShared>, item: Queued) {
+        let mut queue = lock(&self.queue);
+        let was_empty = queue.is_empty();
+        queue.push((conn.clone(), item));
+        if was_empty {
+            self.wake_js_unless_delivering();
+        }
+    }
+
+    /// Wakes the JS thread, unless this is the JS thread inside a call that delivers the
+    /// queue itself before returning (`run_batches` goes on while the queue has items).
+    fn wake_js_unless_delivering(&self) {
+        if DELIVERS_NOW.with(|d| d.get()) {
+            return;
+        }
+        self.wake_js();
+    }
+
+    /// Runs `f` (a bridged call on the JS thread), then delivers what it queued, unless the
+    /// caller is itself inside a delivery (whose next round takes it).
+    pub(crate) fn delivering_now<R>(&self, env: sys::napi_env, f: impl FnOnce() -> R) -> R {
+        let outer = DELIVERS_NOW.with(|d| d.replace(true));
+        let r = f();
+        if !outer {
+            let reference = *lock(&self.dispatch) as sys::napi_ref;
+            let mut dispatch = ptr::null_mut();
+            if !reference.is_null() {
+                // SAFETY: JS thread of `env`; the reference was made in `create` and lives as
+                // long as the environment.
+                unsafe { sys::napi_get_reference_value(env, reference, &mut dispatch) };
+            }
+            if dispatch.is_null() {
+                DELIVERS_NOW.with(|d| d.set(false));
+                if !lock(&self.queue).is_empty() {
+                    self.wake_js();
+                }
+            } else {
+                // SAFETY: as above.
+                unsafe { run_batches(env, dispatch, self) };
+            }
+        }
+        DELIVERS_NOW.with(|d| d.set(outer));
+        r
+    }
+
     fn wake_js(&self) {
         let tsfn = lock(&self.tsfn);
         if !tsfn.0.is_null() {
@@ -178,6 +237,7 @@ pub(crate) fn create(
         dirty: Mutex::new(Vec::new()),
         in_batch: AtomicBool::new(false),
         live: AtomicUsize::new(0),
+        dispatch: Mutex::new(0),
         releases: Mutex::new(Vec::new()),
         has_releases: AtomicBool::new(false),
     });
@@ -215,6 +275,9 @@ pub(crate) fn create(
         }
         check(sys::napi_unref_threadsafe_function(env, tsfn))?;
         lock(&shared.tsfn).0 = tsfn;
+        let mut reference = ptr::null_mut();
+        check(sys::napi_create_reference(env, dispatch, 1, &mut reference))?;
+        *lock(&shared.dispatch) = reference as usize;
         let hook_data = Arc::into_raw(shared.clone()) as *mut c_void;
         check(sys::napi_add_env_cleanup_hook(
             env,
@@ -279,25 +342,45 @@ unsafe extern "C" fn call_js(
     // SAFETY: `context` is the EnvShared kept alive by the function until `finalize`.
     let shared = unsafe { &*(context as *const EnvShared) };
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        shared.release_refs(env);
+        // SAFETY: on the JS thread, inside the function's callback, with valid handles.
+        unsafe { run_batches(env, dispatch, shared) };
+    }));
+}
+
+/// Delivers everything queued as one batch, then flushes the sends the batch caused. Bridged
+/// connections' output, queued by that flush, goes out in a following batch right away
+/// (a few rounds at most; what is left waits for the next wake-up).
+unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &EnvShared) {
+    const ROUNDS: usize = 4;
+    let outer = DELIVERS_NOW.with(|d| d.replace(true));
+    shared.release_refs(env);
+    for _ in 0..ROUNDS {
         let items = std::mem::take(&mut *lock(&shared.queue));
         if items.is_empty() {
-            return;
+            break;
         }
-        // SAFETY: on the JS thread, inside the function's callback, with valid handles.
+        // SAFETY: on the JS thread with valid handles (the caller's contract).
         unsafe { deliver(env, dispatch, shared, &items) };
         for (conn, item) in &items {
             match item {
                 Queued::Event(e) => conn.delivered(delivered_bytes(e)),
                 Queued::Gone => {
-                    shared.conn_gone(env);
+                    if !conn.is_bridged() {
+                        shared.conn_gone(env);
+                    }
                     super::connection::release(conn.id);
                 }
+                Queued::Service => {}
             }
         }
         drop(items);
         shared.flush_dirty();
-    }));
+    }
+    DELIVERS_NOW.with(|d| d.set(outer));
+    if !outer && !lock(&shared.queue).is_empty() {
+        // more than a few rounds' worth: the rest goes in the next wake-up
+        shared.wake_js();
+    }
 }
 
 /// The JS-owned memory that carries the batch's numbers, kept between batches.
@@ -359,7 +442,7 @@ unsafe fn deliver(
     // SAFETY (whole function): N-API calls on the JS thread with handles created here; `meta`
     // points to at least 3 * items.len() u32s of a live ArrayBuffer.
     unsafe {
-        let Some((meta, new_buffer)) = meta_buffer(env, items.len() * 3) else {
+        let Some((meta, new_meta)) = meta_buffer(env, items.len() * 3) else {
             return;
         };
         let mut values = ptr::null_mut();
@@ -373,6 +456,16 @@ unsafe fn deliver(
             let (mut k, aux, value) = match item {
                 Queued::Gone => (kind::GONE, 0, None),
                 Queued::Event(e) => encode(env, e),
+                Queued::Service => {
+                    conn.service_taken();
+                    let mut out = None;
+                    let st = conn.take_output(SERVICE_CHUNK, |len| {
+                        let (value, bytes) = new_buffer(env, len)?;
+                        out = Some(value);
+                        Some(bytes)
+                    });
+                    (kind::SERVICE, st, out)
+                }
             };
             if let Some(v) = value {
                 k |= kind::HAS_VALUE;
@@ -385,7 +478,7 @@ unsafe fn deliver(
         }
         let mut count = ptr::null_mut();
         sys::napi_create_uint32(env, items.len() as u32, &mut count);
-        let args = [count, values, new_buffer.unwrap_or(undefined)];
+        let args = [count, values, new_meta.unwrap_or(undefined)];
         shared.in_batch.store(true, Ordering::Relaxed);
         let mut result = ptr::null_mut();
         sys::napi_call_function(
@@ -423,6 +516,27 @@ unsafe fn buffer(env: sys::napi_env, b: &[u8]) -> sys::napi_value {
     // SAFETY: JS thread; copies `b` into a new Buffer.
     unsafe { sys::napi_create_buffer_copy(env, b.len(), b.as_ptr().cast(), &mut data, &mut out) };
     out
+}
+
+/// A new Buffer of `len` bytes and its memory (valid while the Buffer is reachable from JS).
+pub(crate) unsafe fn new_buffer<'a>(
+    env: sys::napi_env,
+    len: usize,
+) -> Option<(sys::napi_value, &'a mut [u8])> {
+    let mut out = ptr::null_mut();
+    let mut data = ptr::null_mut();
+    // SAFETY: JS thread; N-API returns `len` writable bytes at `data` for the new Buffer.
+    unsafe {
+        if sys::napi_create_buffer(env, len, &mut data, &mut out) != sys::Status::napi_ok
+            || (data.is_null() && len > 0)
+        {
+            return None;
+        }
+        if len == 0 {
+            return Some((out, &mut []));
+        }
+        Some((out, std::slice::from_raw_parts_mut(data.cast(), len)))
+    }
 }
 
 /// An event's kind, number and value for a batch.

@@ -37,6 +37,29 @@ pub(crate) trait EventSink: Send + Sync {
     fn push(&self, conn: &Arc<ConnShared>, events: &mut Vec<Event>);
     /// The connection is over and its socket closed; nothing follows.
     fn finished(&self, conn: &Arc<ConnShared>);
+    /// A bridged connection needs the JS thread: output to write, a transport goal to act on,
+    /// or reading to resume.
+    fn service(&self, conn: &Arc<ConnShared>);
+}
+
+/// What carries a connection's bytes.
+pub(crate) enum Transport {
+    /// An adopted socket, read and written here.
+    Tcp(TcpStream),
+    /// A socket Node keeps (TLS, a proxy tunnel, any duplex stream): JS feeds what it reads
+    /// (`feed`) and writes what [`ConnShared::take_output`] hands it.
+    Bridge,
+}
+
+/// Bits of the status a bridged connection reports to JS (see [`ConnShared::bridge_status`]).
+pub(crate) mod status {
+    /// The transport goal, in the low two bits: 0 open, 1 half-close, 2 close when flushed,
+    /// 3 close now.
+    pub const GOAL_MASK: u32 = 3;
+    /// Stop reading: JS has not consumed enough of what was delivered.
+    pub const READ_BLOCKED: u32 = 4;
+    /// More output waits after what was handed over.
+    pub const MORE_OUTPUT: u32 = 8;
 }
 
 /// The part of a connection both threads touch, behind one lock.
@@ -75,7 +98,10 @@ pub(crate) struct ConnShared {
     io: Mutex<IoState>,
     /// In the driver's run queue.
     pub(crate) queued: AtomicBool,
-    stream: TcpStream,
+    /// A bridged connection's `service` call waits in the sink's queue (one at a time, so
+    /// that output is taken in the order JS writes it).
+    service_queued: AtomicBool,
+    transport: Transport,
     sink: Arc<dyn EventSink>,
     /// Bytes of received messages queued for JS and not yet delivered.
     undelivered: AtomicUsize,
@@ -89,7 +115,7 @@ impl ConnShared {
     pub(crate) fn new(
         id: u32,
         conn: Connection,
-        stream: TcpStream,
+        transport: Transport,
         info: SocketInfo,
         sink: Arc<dyn EventSink>,
     ) -> Self {
@@ -112,7 +138,8 @@ impl ConnShared {
                 finished: false,
             }),
             queued: AtomicBool::new(false),
-            stream,
+            service_queued: AtomicBool::new(false),
+            transport,
             sink,
             undelivered: AtomicUsize::new(0),
             dirty: AtomicBool::new(false),
@@ -163,6 +190,10 @@ impl ConnShared {
     /// made outside one). What would block is left to the driver.
     pub(crate) fn flush(self: &Arc<Self>) {
         self.dirty.store(false, Ordering::Relaxed);
+        if self.is_bridged() {
+            self.request_service();
+            return;
+        }
         let mut core = self.lock();
         if core.driver_writing || core.killed {
             return;
@@ -217,14 +248,37 @@ impl ConnShared {
         self.io.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The socket, for options such as `setNoDelay`.
-    pub(crate) fn stream(&self) -> &TcpStream {
-        &self.stream
+    /// The adopted socket, for options such as `setNoDelay` (none when bridged).
+    pub(crate) fn stream(&self) -> Option<&TcpStream> {
+        match &self.transport {
+            Transport::Tcp(s) => Some(s),
+            Transport::Bridge => None,
+        }
+    }
+
+    /// Asks the JS thread to serve a bridged connection's socket, unless already asked.
+    pub(crate) fn request_service(self: &Arc<Self>) {
+        if !self.service_queued.swap(true, Ordering::AcqRel) {
+            self.sink.service(self);
+        }
+    }
+
+    /// The JS thread takes up a service request (before taking the output).
+    pub(crate) fn service_taken(&self) {
+        self.service_queued.store(false, Ordering::Release);
+    }
+
+    /// True when JS owns the socket and this connection only runs the protocol.
+    pub(crate) fn is_bridged(&self) -> bool {
+        matches!(self.transport, Transport::Bridge)
     }
 
     /// Writes as much of the queue as the socket takes without blocking, with one vectored
     /// write per round (frame headers and zero-copy payload chunks together).
     fn write_now(&self, core: &mut ConnCore) -> Result<(), String> {
+        let Transport::Tcp(stream) = &self.transport else {
+            return Ok(());
+        };
         loop {
             let result = {
                 let mut pieces: [&[u8]; 16] = [&[]; 16];
@@ -235,9 +289,9 @@ impl ConnShared {
                 }
                 let iov: [IoSlice<'_>; 16] = std::array::from_fn(|i| IoSlice::new(pieces[i]));
                 if n == 1 {
-                    self.stream.try_write(pieces[0])
+                    stream.try_write(pieces[0])
                 } else {
-                    self.stream.try_write_vectored(&iov[..n])
+                    stream.try_write_vectored(&iov[..n])
                 }
             };
             match result {
@@ -320,6 +374,10 @@ impl ConnShared {
         if io.finished {
             return Turn::Finished;
         }
+        let stream = match &self.transport {
+            Transport::Tcp(stream) => stream,
+            Transport::Bridge => return self.turn_bridged(&mut io, now),
+        };
         if io.armed.is_some_and(|t| t <= now) {
             io.armed = None;
             self.with(|core| core.conn.handle_timeout(now));
@@ -349,7 +407,7 @@ impl ConnShared {
                         }
                         TransportGoal::HalfClose if !core.driver_writing && !core.shut_down => {
                             core.shut_down = true;
-                            let _ = socket2::SockRef::from(&self.stream).shutdown(Shutdown::Write);
+                            let _ = socket2::SockRef::from(stream).shutdown(Shutdown::Write);
                             None
                         }
                         _ => None,
@@ -372,7 +430,7 @@ impl ConnShared {
                 )
             };
             if write {
-                match self.stream.poll_write_ready(cx) {
+                match stream.poll_write_ready(cx) {
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => {
                         self.finish(
@@ -385,8 +443,8 @@ impl ConnShared {
                 }
             }
             if read {
-                match self.stream.poll_read_ready(cx) {
-                    Poll::Ready(Ok(())) => match read_some(self, &mut io.rbuf) {
+                match stream.poll_read_ready(cx) {
+                    Poll::Ready(Ok(())) => match read_some(self, stream, &mut io.rbuf) {
                         Ok(ReadOutcome::Eof) => {
                             io.eof = true;
                             continue;
@@ -410,8 +468,12 @@ impl ConnShared {
             }
             break;
         }
-        // Hand the driver a new deadline only when it is earlier than the one it holds: the
-        // keepalive deadline moves with every message, and a late turn just re-checks.
+        self.next_deadline(&mut io)
+    }
+
+    /// Hands the driver a new deadline only when it is earlier than the one it holds: the
+    /// keepalive deadline moves with every message, and a late turn just re-checks.
+    fn next_deadline(&self, io: &mut IoState) -> Turn {
         let deadline = self.lock().conn.poll_timeout();
         match deadline {
             Some(d) if io.armed.is_none_or(|a| d < a) => {
@@ -419,6 +481,118 @@ impl ConnShared {
                 Turn::Wait(Some(d))
             }
             _ => Turn::Wait(None),
+        }
+    }
+
+    /// A bridged connection's turn: its timers, then a call for the JS thread, which owns the
+    /// socket, to write what is queued and act on the transport goal.
+    fn turn_bridged(self: &Arc<Self>, io: &mut IoState, now: Instant) -> Turn {
+        if self.lock().killed {
+            io.finished = true;
+            io.rbuf = BytesMut::new();
+            return Turn::Finished;
+        }
+        if io.armed.is_some_and(|t| t <= now) {
+            io.armed = None;
+            self.with(|core| core.conn.handle_timeout(now));
+        }
+        self.request_service();
+        self.next_deadline(io)
+    }
+
+    /// Bytes JS read from a bridged socket: runs them through the connection (events go to the
+    /// sink) and arms the driver's timer when the deadline moved earlier. Returns the status.
+    pub(crate) fn feed(self: &Arc<Self>, chunk: &[u8]) -> u32 {
+        let mut io = self.io_state();
+        if io.finished {
+            return TransportGoal::Close as u32;
+        }
+        let now = Instant::now();
+        io.rbuf.extend_from_slice(chunk);
+        let rbuf = &mut io.rbuf;
+        let serve = self.with(|core| {
+            core.bytes_read += chunk.len() as u64;
+            core.conn.receive(rbuf, now);
+            core.conn.wants_write() || core.conn.transport_goal() != TransportGoal::Open
+        });
+        if serve {
+            // pongs, close replies, or a close for a protocol error
+            self.request_service();
+        }
+        // Keep a small buffer between chunks; an idle connection holds no large one.
+        if io.rbuf.is_empty() && io.rbuf.capacity() > READ_CHUNK {
+            io.rbuf = BytesMut::new();
+        }
+        if let Turn::Wait(Some(at)) = self.next_deadline(&mut io) {
+            driver::add_timer(at, self);
+        }
+        drop(io);
+        self.bridge_status(false)
+    }
+
+    /// Copies up to `max` queued output bytes into memory from `alloc` (a JS Buffer of the
+    /// given size) and records them as written. Returns the status; nothing is allocated when
+    /// nothing is queued.
+    pub(crate) fn take_output<'a>(
+        self: &Arc<Self>,
+        max: usize,
+        alloc: impl FnOnce(usize) -> Option<&'a mut [u8]>,
+    ) -> u32 {
+        let more = self.with(|core| {
+            let mut pieces: [&[u8]; 16] = [&[]; 16];
+            let n = core.conn.wire_slices(&mut pieces);
+            let total: usize = pieces[..n].iter().map(|p| p.len()).sum::<usize>().min(max);
+            if total == 0 {
+                return false;
+            }
+            let Some(out) = alloc(total) else {
+                return false;
+            };
+            let mut at = 0;
+            for p in &pieces[..n] {
+                let k = p.len().min(total - at);
+                out[at..at + k].copy_from_slice(&p[..k]);
+                at += k;
+                if at == total {
+                    break;
+                }
+            }
+            core.bytes_written += total as u64;
+            core.conn.written(total);
+            core.conn.wants_write()
+        });
+        self.bridge_status(more)
+    }
+
+    /// The status word for JS: the transport goal and the [`status`] flags.
+    pub(crate) fn bridge_status(&self, more_output: bool) -> u32 {
+        let goal = self.lock().conn.transport_goal() as u32;
+        let mut st = goal & status::GOAL_MASK;
+        if self.undelivered.load(Ordering::Relaxed) >= UNDELIVERED_LIMIT {
+            st |= status::READ_BLOCKED;
+        }
+        if more_output {
+            st |= status::MORE_OUTPUT;
+        }
+        st
+    }
+
+    /// JS's socket ended (`end`, `error`, `close`) or JS closed it as the goal asked: the
+    /// connection is over; its last events and the end follow through the sink.
+    pub(crate) fn bridge_ended(self: &Arc<Self>, end: TransportEnd) {
+        let mut io = self.io_state();
+        if io.finished {
+            return;
+        }
+        io.finished = true;
+        io.rbuf = BytesMut::new();
+        let mut core = self.lock();
+        core.conn.transport_closed(end);
+        let killed = core.killed;
+        self.emit(&mut core);
+        drop(core);
+        if !killed {
+            self.sink.finished(self);
         }
     }
 
@@ -435,7 +609,9 @@ impl ConnShared {
         }
         let killed = core.killed;
         drop(core);
-        let _ = socket2::SockRef::from(&self.stream).shutdown(Shutdown::Both);
+        if let Some(stream) = self.stream() {
+            let _ = socket2::SockRef::from(stream).shutdown(Shutdown::Both);
+        }
         if !killed {
             self.sink.finished(self);
         }
@@ -496,7 +672,11 @@ enum ReadOutcome {
 }
 
 /// Reads what the socket has (up to a budget) and feeds it to the connection.
-fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<ReadOutcome, String> {
+fn read_some(
+    shared: &Arc<ConnShared>,
+    stream: &TcpStream,
+    rbuf: &mut BytesMut,
+) -> Result<ReadOutcome, String> {
     let mut total = 0;
     let outcome;
     loop {
@@ -511,7 +691,7 @@ fn read_some(shared: &Arc<ConnShared>, rbuf: &mut BytesMut) -> Result<ReadOutcom
             }
         }
         rbuf.reserve(want);
-        match shared.stream.try_read_buf(rbuf) {
+        match stream.try_read_buf(rbuf) {
             Ok(0) => {
                 outcome = ReadOutcome::Eof;
                 break;
