@@ -29,6 +29,8 @@ function BridgedSocket(native, socket, id) {
   this.waitingForDrain = false;
   this.readBlocked = false;
   this.userPaused = false;
+  // Chunks read before the connection may deliver events (see holdInput), else null.
+  this.held = null;
 
   const self = this;
   this._onData = function (chunk) {
@@ -63,9 +65,28 @@ function describeError(err) {
   return String((err && (err.message || err.code)) || err);
 }
 
+// Keeps `chunks`, and what is read from now on, until releaseInput().
+BridgedSocket.prototype.holdInput = function (chunks) {
+  this.held = chunks.slice();
+};
+
+BridgedSocket.prototype.releaseInput = function () {
+  const held = this.held;
+  this.held = null;
+  if (held !== null) {
+    for (const chunk of held) {
+      this.feed(chunk);
+    }
+  }
+};
+
 // Bytes the peer sent. Writes made while their events are handled are corked into one.
 BridgedSocket.prototype.feed = function (chunk) {
   if (this.ended) {
+    return;
+  }
+  if (this.held !== null) {
+    this.held.push(chunk);
     return;
   }
   const socket = this.socket;

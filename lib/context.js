@@ -132,16 +132,16 @@ function bridge(socket, chunks, response, options, connection) {
   if (response.length > 0) {
     socket.write(response);
   }
-  // Bytes that came with the handshake are delivered on the next tick, as the adopted
-  // transport's are: after accept() returns and the client's 'connect' listeners ran.
-  process.nextTick(startBridge, bridged, chunks);
+  // Bytes that came with the handshake (and any read meanwhile) are delivered from a later
+  // turn of the event loop, as the adopted transport's are: after accept() returns and after
+  // the code awaiting the client's 'connect' has run.
+  bridged.holdInput(chunks);
+  setImmediate(startBridge, bridged);
   return bridged;
 }
 
-function startBridge(bridged, chunks) {
-  for (const chunk of chunks) {
-    bridged.feed(chunk);
-  }
+function startBridge(bridged) {
+  bridged.releaseInput();
   if (!bridged.ended && bridged.socket.isPaused() && !bridged.userPaused) {
     bridged.socket.resume();
   }

@@ -12,10 +12,10 @@ use napi::{sys, JsString, JsValue};
 use napi_derive::napi;
 
 use super::events::{self, EnvShared};
+use crate::protocol::connection::TransportEnd;
 use crate::protocol::connection::{Connection, ConnectionConfig, TransportGoal};
 use crate::protocol::frame::{OpCode, Role};
 use crate::protocol::message::{ReceiverConfig, SenderConfig};
-use crate::protocol::connection::TransportEnd;
 use crate::runtime::conn::{self as rt_conn, ConnShared, Transport};
 use crate::runtime::{self, tcp};
 
@@ -223,7 +223,13 @@ pub fn adopt(
     conn.queue_handshake(&response[sent..]);
     let id = new_id();
     let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
-    let shared = Arc::new(ConnShared::new(id, conn, Transport::Tcp(stream), info, sink));
+    let shared = Arc::new(ConnShared::new(
+        id,
+        conn,
+        Transport::Tcp(stream),
+        info,
+        sink,
+    ));
     shared.lock().bytes_written = sent as u64;
     REGISTRY.with(|r| r.borrow_mut().slots[id as usize - 1] = Some(shared.clone()));
     shared_env.add_conn(env.raw());
@@ -501,13 +507,7 @@ pub fn close(env: Env, id: u32, code: u32, description: String) {
 
 /// Ends the connection now; the caller emits its own `close` event.
 #[napi(catch_unwind, js_name = "drop")]
-pub fn drop_now(
-    env: Env,
-    id: u32,
-    code: u32,
-    description: Option<String>,
-    skip_close_frame: bool,
-) {
+pub fn drop_now(env: Env, id: u32, code: u32, description: Option<String>, skip_close_frame: bool) {
     if let Some(conn) = conn(id) {
         conn.with(|core| {
             core.conn

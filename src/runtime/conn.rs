@@ -191,6 +191,8 @@ impl ConnShared {
     pub(crate) fn flush(self: &Arc<Self>) {
         self.dirty.store(false, Ordering::Relaxed);
         if self.is_bridged() {
+            // a close() or drop() may have set a timer
+            self.arm_timer();
             self.request_service();
             return;
         }
@@ -523,11 +525,21 @@ impl ConnShared {
         if io.rbuf.is_empty() && io.rbuf.capacity() > READ_CHUNK {
             io.rbuf = BytesMut::new();
         }
+        drop(io);
+        self.arm_timer();
+        self.bridge_status(false)
+    }
+
+    /// Gives the driver a bridged connection's deadline when it moved earlier.
+    fn arm_timer(self: &Arc<Self>) {
+        let mut io = self.io_state();
+        if io.finished {
+            return;
+        }
         if let Turn::Wait(Some(at)) = self.next_deadline(&mut io) {
+            drop(io);
             driver::add_timer(at, self);
         }
-        drop(io);
-        self.bridge_status(false)
     }
 
     /// Copies up to `max` queued output bytes into memory from `alloc` (a JS Buffer of the
