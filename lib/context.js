@@ -129,6 +129,14 @@ function bridge(socket, chunks, response, options, connection) {
   connections[id] = connection;
   const bridged = new BridgedSocket(native, socket, id);
   connection._attachBridge(bridged);
+  // The socket options the adopted transport sets on its descriptor, here on Node's socket.
+  if (typeof socket.setNoDelay === 'function') {
+    socket.setNoDelay(options.disableNagleAlgorithm !== false);
+  }
+  if (options.keepalive !== false && options.useNativeKeepalive &&
+      typeof socket.setKeepAlive === 'function') {
+    socket.setKeepAlive(true, options.keepaliveInterval);
+  }
   if (response.length > 0) {
     socket.write(response);
   }
