@@ -131,4 +131,54 @@ describe('a socket that cannot be handed to Rust', function () {
     assert.strictEqual(closes.length, 1);
     assert.strictEqual(closes[0][0], 1002);
   });
+
+  it('works over any duplex stream: an in-memory pair injected into the http server', async function () {
+    const { Duplex, PassThrough } = require('stream');
+    const WebSocketClient = require('..').client;
+    httpServer = http.createServer();
+    wsServer = new WebSocketServer({ httpServer });
+    const serverSeen = [];
+    wsServer.on('request', (r) => {
+      const conn = r.accept('chat', r.origin);
+      conn.on('message', (m) => {
+        serverSeen.push(m.type);
+        if (m.type === 'utf8') conn.sendUTF('echo: ' + m.utf8Data);
+        else conn.sendBytes(m.binaryData);
+      });
+    });
+    // two streams joined back to back: what one side writes, the other reads
+    const toServer = new PassThrough();
+    const toClient = new PassThrough();
+    const clientSide = Duplex.from({ readable: toClient, writable: toServer });
+    const serverSide = Duplex.from({ readable: toServer, writable: toClient });
+    const agent = new http.Agent();
+    agent.createConnection = function () {
+      httpServer.emit('connection', serverSide);
+      return clientSide;
+    };
+    const client = new WebSocketClient();
+    const conn = await new Promise((resolve, reject) => {
+      client.on('connect', resolve);
+      client.on('connectFailed', reject);
+      client.connect('ws://in-memory/chat', 'chat', null, null, { agent });
+    });
+    assert.strictEqual(conn.protocol, 'chat');
+    const payload = crypto.randomBytes(20000);
+    const replies = [];
+    const done = new Promise((resolve) => {
+      conn.on('message', (m) => {
+        replies.push(m);
+        if (replies.length === 2) resolve();
+      });
+    });
+    conn.sendUTF('over a stream');
+    conn.sendBytes(payload);
+    await done;
+    assert.strictEqual(replies[0].utf8Data, 'echo: over a stream');
+    assert.ok(replies[1].binaryData.equals(payload));
+    assert.deepStrictEqual(serverSeen, ['utf8', 'binary']);
+    const closed = new Promise((resolve) => conn.on('close', (code) => resolve(code)));
+    conn.close(1000);
+    assert.strictEqual(await closed, 1000);
+  });
 });
