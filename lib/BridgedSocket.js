@@ -6,12 +6,13 @@
 // results and is written at once, in order. The protocol, its timers and limits stay in Rust.
 
 // The status word of src/runtime/conn.rs (`status`).
-const GOAL_MASK = 3;
+const GOAL_MASK = 7;
 const GOAL_HALF_CLOSE = 1;
 const GOAL_CLOSE_WHEN_FLUSHED = 2;
 const GOAL_CLOSE = 3;
-const READ_BLOCKED = 4;
-const MORE_OUTPUT = 8;
+const GOAL_LINGER = 4;
+const READ_BLOCKED = 8;
+const MORE_OUTPUT = 16;
 
 // How a bridged socket ended, for `bridgeEnd`.
 const END_EOF = 0;
@@ -154,7 +155,9 @@ BridgedSocket.prototype.readable = function (status) {
 
 BridgedSocket.prototype.goal = function (status) {
   const goal = status & GOAL_MASK;
-  if (goal === GOAL_HALF_CLOSE) {
+  if (goal === GOAL_HALF_CLOSE || goal === GOAL_LINGER) {
+    // FIN after what is written; reading goes on (Rust discards it after a failure) until the
+    // peer ends, or the close timer asks for GOAL_CLOSE
     if (!this.halfClosed) {
       this.halfClosed = true;
       this.socket.end();

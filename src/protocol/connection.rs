@@ -76,6 +76,11 @@ pub enum TransportGoal {
     CloseWhenFlushed,
     /// Write what can be written without waiting, then close the socket.
     Close,
+    /// The connection failed (a protocol violation): write everything queued (the close
+    /// frame), shut down the sending side, then read and discard until the peer ends or the
+    /// close timer turns this into `Close`. Closing with unread input would make the kernel
+    /// reset the connection, and a reset can destroy the close frame before the peer reads it.
+    Linger,
 }
 
 /// How the transport ended.
@@ -216,7 +221,7 @@ impl Connection {
                 Ok(Some(incoming)) => self.handle(incoming, now),
                 Ok(None) => break,
                 Err(e) => {
-                    self.drop_connection(e.code, Some(e.reason.into_owned()), false, true);
+                    self.fail(e.code, e.reason.into_owned(), now);
                     break;
                 }
             }
@@ -408,6 +413,15 @@ impl Connection {
                 description: self.close_description.as_deref().map(str::to_owned),
             });
         }
+    }
+
+    /// Fails the connection for a protocol violation (RFC 6455 §7.1.7): a close frame with
+    /// `status`, `Closed` at once, and the socket left to linger (see [`TransportGoal::Linger`])
+    /// for at most the close timeout.
+    fn fail(&mut self, status: u16, reason: String, now: Instant) {
+        self.drop_connection(status, Some(reason), false, true);
+        self.goal = TransportGoal::Linger;
+        self.timer = Some((now + self.config.close_timeout, TimerKind::Close));
     }
 
     /// The transport is gone. Produces `Closed` (once), preceded by `Error` for an I/O error
@@ -752,10 +766,17 @@ mod tests {
             matches!(&ev[..], [Event::Closed { code: 1002, .. }]),
             "{ev:?}"
         );
-        assert_eq!(c.transport_goal(), TransportGoal::Close);
+        // the socket lingers: half-closed, input discarded, until the peer ends or the timer
+        assert_eq!(c.transport_goal(), TransportGoal::Linger);
         let close = written(&mut c);
         assert_eq!((close[0], &close[2..4]), (0x88, &[0x03, 0xEA][..]));
         assert_eq!(&close[4..], b"Received an unmasked frame from the client.");
+        let mut more = BytesMut::from(&b"trailing bytes from the peer"[..]);
+        c.receive(&mut more, now);
+        assert!(more.is_empty() && events(&mut c).is_empty() && written(&mut c).is_empty());
+        let deadline = c.poll_timeout().expect("the close timer runs");
+        c.handle_timeout(deadline);
+        assert_eq!(c.transport_goal(), TransportGoal::Close);
         c.transport_closed(TransportEnd::Local);
         assert!(events(&mut c).is_empty(), "Closed only once");
     }

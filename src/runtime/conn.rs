@@ -53,13 +53,13 @@ pub(crate) enum Transport {
 
 /// Bits of the status a bridged connection reports to JS (see [`ConnShared::bridge_status`]).
 pub(crate) mod status {
-    /// The transport goal, in the low two bits: 0 open, 1 half-close, 2 close when flushed,
-    /// 3 close now.
-    pub const GOAL_MASK: u32 = 3;
+    /// The transport goal, in the low three bits: 0 open, 1 half-close, 2 close when flushed,
+    /// 3 close now, 4 linger (half-close, read and discard until the peer ends).
+    pub const GOAL_MASK: u32 = 7;
     /// Stop reading: JS has not consumed enough of what was delivered.
-    pub const READ_BLOCKED: u32 = 4;
+    pub const READ_BLOCKED: u32 = 8;
     /// More output waits after what was handed over.
-    pub const MORE_OUTPUT: u32 = 8;
+    pub const MORE_OUTPUT: u32 = 16;
 }
 
 /// The part of a connection both threads touch, behind one lock.
@@ -407,7 +407,9 @@ impl ConnShared {
                         TransportGoal::CloseWhenFlushed if !core.driver_writing => {
                             Some(Some(TransportEnd::Local))
                         }
-                        TransportGoal::HalfClose if !core.driver_writing && !core.shut_down => {
+                        TransportGoal::HalfClose | TransportGoal::Linger
+                            if !core.driver_writing && !core.shut_down =>
+                        {
                             core.shut_down = true;
                             let _ = socket2::SockRef::from(stream).shutdown(Shutdown::Write);
                             None
