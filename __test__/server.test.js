@@ -265,6 +265,46 @@ describe('server', function () {
     }
   });
 
+  it('broadcast: large messages arrive whole and in order, behind and ahead of other sends', async function () {
+    const { wss, url } = await serve();
+    const clients = [await wsConnect(url, undefined, { maxPayload: 8 * 1024 * 1024 }),
+      await wsConnect(url, undefined, { maxPayload: 8 * 1024 * 1024 })];
+    while (wss.connections.length < 2) await sleep(5);
+    const big = require('crypto').randomBytes(3 * 1024 * 1024);
+    const received = clients.map((ws) => collect(ws, 'message', 3));
+    wss.connections[0].sendUTF('first, to one');
+    wss.broadcastBytes(big); // queued behind a pending send on one, alone on the other
+    wss.broadcastUTF('after the big one');
+    wss.connections[1].sendUTF('last, to the other');
+    const [a, b] = await Promise.race([Promise.all(received), sleep(15000).then(() => null)]) ||
+      assert.fail('the broadcasts did not all arrive');
+    deq(a.map(([d, bin]) => bin ? d.equals(big) : d.toString()), ['first, to one', true, 'after the big one']);
+    deq(b.map(([d, bin]) => bin ? d.equals(big) : d.toString()), [true, 'after the big one', 'last, to the other']);
+  });
+
+  it('broadcast checks its argument as sendBytes/sendUTF do, and sets outputBufferFull on a slow connection', async function () {
+    const { wss, url } = await serve();
+    // no connections: nothing is checked, as in a loop over none
+    wss.broadcastBytes('not a buffer');
+    const ws = await wsConnect(url);
+    while (wss.connections.length < 1) await sleep(5);
+    assert.throws(() => wss.broadcastBytes('not a buffer'),
+      /^Error: You must pass a Node Buffer object to WebSocketConnection.prototype.sendBytes\(\)$/);
+    assert.throws(() => wss.broadcastUTF(null), TypeError);
+    const conn = wss.connections[0];
+    ws._socket.pause(); // the peer stops reading
+    const chunk = Buffer.alloc(256 * 1024, 1);
+    for (let i = 0; i < 200 && !conn.outputBufferFull; i++) {
+      wss.broadcastBytes(chunk);
+      await sleep(1);
+    }
+    assert.strictEqual(conn.outputBufferFull, true);
+    const drained = once(conn, 'drain');
+    ws._socket.resume();
+    await drained;
+    assert.strictEqual(conn.outputBufferFull, false);
+  });
+
   it("emits 'close' with the connection, code and description", async function () {
     const { wss, conn, ws } = await pair();
     const closeP = once(wss, 'close');

@@ -4,6 +4,7 @@
 const EventEmitter = require('events').EventEmitter;
 const util = require('util');
 const WebSocketRequest = require('./WebSocketRequest');
+const context = require('./context');
 
 const DEFAULTS = {
   httpServer: null,
@@ -87,16 +88,26 @@ WebSocketServer.prototype.broadcast = function (data) {
   }
 };
 
+// One native call for every connection: the frame is encoded once in Rust and queued on each
+// (same checks and errors as a loop of sendUTF / sendBytes would give).
 WebSocketServer.prototype.broadcastUTF = function (utfData) {
-  this.connections.forEach(function (connection) {
-    connection.sendUTF(utfData);
-  });
+  if (this.connections.length === 0) {
+    return;
+  }
+  if (utfData === null || utfData === undefined || typeof utfData.toString !== 'function') {
+    throw new TypeError('sendUTF() needs a string or an object that implements toString()');
+  }
+  context.broadcast(this.connections, typeof utfData === 'string' ? utfData : utfData.toString(), false);
 };
 
 WebSocketServer.prototype.broadcastBytes = function (binaryData) {
-  this.connections.forEach(function (connection) {
-    connection.sendBytes(binaryData);
-  });
+  if (this.connections.length === 0) {
+    return;
+  }
+  if (!Buffer.isBuffer(binaryData)) {
+    throw new Error('You must pass a Node Buffer object to WebSocketConnection.prototype.sendBytes()');
+  }
+  context.broadcast(this.connections, binaryData, true);
 };
 
 WebSocketServer.prototype.shutDown = function () {

@@ -165,11 +165,33 @@ function attach(socket, chunks, response, options, connection) {
   }
 }
 
+// server.broadcast*: queues one message on every connection in `list` with one native call.
+function broadcast(list, data, binary) {
+  const ids = new Uint32Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    ids[i] = list[i]._id;
+  }
+  const result = binary ? native.broadcastBinary(ids, data) : native.broadcastText(ids, data);
+  if ((result[0] & SCHEDULE_FLUSH) !== 0) {
+    module.exports.scheduleFlush();
+  }
+  for (let i = 1; i < result.length; i++) {
+    const conn = connections[result[i]];
+    if (conn !== undefined) {
+      conn.outputBufferFull = true;
+    }
+  }
+}
+
+// Flag in the first number broadcast* returns (src/binding/connection.rs SCHEDULE_FLUSH).
+const SCHEDULE_FLUSH = 2;
+
 module.exports = {
   KIND,
   native,
   canAdopt,
   attach,
+  broadcast,
 
   // Sends made outside a batch are written from a microtask, once per tick.
   scheduleFlush() {

@@ -118,7 +118,7 @@ struct Registry {
 thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
     /// Scratch space for a string's UTF-8 bytes, reused by every send on this thread.
-    static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    pub(super) static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The one shared copy of `config` on this thread: connections of the same server (or client)
@@ -142,7 +142,7 @@ fn shared_config(config: ConnectionConfig) -> Arc<ConnectionConfig> {
     })
 }
 
-fn conn(id: u32) -> Option<Arc<ConnShared>> {
+pub(super) fn conn(id: u32) -> Option<Arc<ConnShared>> {
     REGISTRY.with(|r| {
         let r = r.borrow();
         r.slots
@@ -151,7 +151,7 @@ fn conn(id: u32) -> Option<Arc<ConnShared>> {
     })
 }
 
-fn env_shared() -> Option<Arc<EnvShared>> {
+pub(super) fn env_shared() -> Option<Arc<EnvShared>> {
     REGISTRY.with(|r| r.borrow().env.clone())
 }
 
@@ -345,7 +345,7 @@ pub fn flush(env: Env) {
 /// Result of a send, as a number: bit 0 `outputBufferFull`, bit 1 "schedule a flush", or -1
 /// when the connection no longer accepts data.
 const FULL: i32 = 1;
-const SCHEDULE_FLUSH: i32 = 2;
+pub(super) const SCHEDULE_FLUSH: i32 = 2;
 const NOT_OPEN: i32 = -1;
 
 fn after_send<E>(conn: &Arc<ConnShared>, r: std::result::Result<bool, E>) -> i32 {
@@ -603,7 +603,11 @@ pub fn set_keep_alive(id: u32, enable: bool, delay_ms: f64) {
 /// Copies a JS string's UTF-8 encoding into `out` (reusing its allocation). Performance
 /// choice: one N-API call when the string fits the scratch space (the common case), instead
 /// of asking for the length first.
-fn utf8_into(env: sys::napi_env, value: sys::napi_value, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn utf8_into(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     const MIN_SCRATCH: usize = 64 * 1024;
     out.clear();
     if out.capacity() < MIN_SCRATCH {

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 
 use crate::protocol::entropy::Entropy;
 
+mod broadcast;
 mod connection;
 mod events;
 mod frame;

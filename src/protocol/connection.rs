@@ -352,6 +352,21 @@ impl Connection {
         Ok(self.check_full())
     }
 
+    /// Queues frames encoded once for many connections (`server.broadcast*`). Returns
+    /// `outputBufferFull`.
+    pub fn send_encoded_shared(&mut self, frames: &Bytes) -> Result<bool, SendError> {
+        if !self.state.can_send_data() {
+            return Err(SendError::NotOpen);
+        }
+        self.outbox.push_encoded_shared(frames);
+        Ok(self.check_full())
+    }
+
+    /// The shared configuration (connections of one server hold the same one).
+    pub fn shared_config(&self) -> &Arc<ConnectionConfig> {
+        &self.config
+    }
+
     /// Queues a ping (payload cut to 125 bytes). Ignored unless open.
     pub fn ping(&mut self, payload: &[u8]) {
         if self.state == ConnectionState::Open {

@@ -185,6 +185,22 @@ impl Outbox {
         }
     }
 
+    /// [`Outbox::push_encoded`] for frames shared with other connections (a broadcast): behind
+    /// a large message they wait as another reference to the same bytes, not a copy.
+    pub fn push_encoded_shared(&mut self, bytes: &Bytes) {
+        if !self.has_pending() {
+            self.wire.extend_from_slice(bytes);
+            self.framed(bytes.len(), None);
+        } else {
+            let q = self.queues();
+            q.pending_bytes += bytes.len();
+            q.pending.push_back(Pending::Encoded {
+                bytes: bytes.clone(),
+                token: None,
+            });
+        }
+    }
+
     /// Records that `added` bytes were just queued for the wire, and registers the callback
     /// token that completes when they are written.
     fn framed(&mut self, added: usize, token: Option<u32>) {

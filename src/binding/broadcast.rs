@@ -1,0 +1,77 @@
+//! `server.broadcast*` in one call: the frames are encoded once and queued on every connection.
+//!
+//! Performance choice (issue: native fan-out): the original loops over connections in JS, each
+//! `sendUTF` encoding and writing its own frame. Here JS passes the ids; each connection gets
+//! the same encoded bytes (a copy into its wire buffer, or a shared reference behind a large
+//! message), and the writes happen at the end of the batch, once per connection however many
+//! broadcasts the batch made.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use napi::bindgen_prelude::*;
+use napi::JsString;
+use napi_derive::napi;
+
+use super::connection::{conn, env_shared, utf8_into, SCHEDULE_FLUSH, TEXT};
+use crate::protocol::connection::ConnectionConfig;
+use crate::protocol::frame::OpCode;
+use crate::protocol::message::encode_message;
+
+/// Queues `payload` as one message on each connection in `ids`. Returns `[flags, ...ids]`:
+/// `flags` has [`SCHEDULE_FLUSH`] when the caller must schedule the flush, and the ids listed
+/// are those whose `outputBufferFull` is now set. Closed or unknown ids are skipped.
+fn broadcast(ids: &[u32], opcode: OpCode, payload: &[u8]) -> Vec<u32> {
+    let mut out = vec![0u32];
+    let env = env_shared();
+    // Frames for the last configuration seen: connections of one server share one.
+    let mut encoded: Option<(Arc<ConnectionConfig>, Bytes)> = None;
+    for &id in ids {
+        let Some(c) = conn(id) else { continue };
+        let result = c.with(|core| {
+            let config = core.conn.shared_config();
+            let frames = match &encoded {
+                Some((cfg, frames)) if Arc::ptr_eq(cfg, config) => frames.clone(),
+                _ => {
+                    let mut buf = BytesMut::new();
+                    super::with_entropy(|keys| {
+                        encode_message(&mut buf, opcode, payload, &config.sender, keys)
+                    });
+                    let frames = buf.freeze();
+                    encoded = Some((config.clone(), frames.clone()));
+                    frames
+                }
+            };
+            core.conn.send_encoded_shared(&frames)
+        });
+        match result {
+            Ok(full) => {
+                if full {
+                    out.push(id);
+                }
+                if env.as_ref().is_some_and(|e| e.mark_dirty(&c)) {
+                    out[0] |= SCHEDULE_FLUSH as u32;
+                }
+            }
+            Err(_) => continue,
+        }
+    }
+    out
+}
+
+/// `broadcastUTF`: one text message to every connection in `ids`.
+#[napi(catch_unwind)]
+pub fn broadcast_text(ids: Uint32Array, text: JsString) -> Result<Vec<u32>> {
+    let value = text.value();
+    TEXT.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        utf8_into(value.env, value.value, &mut buf)?;
+        Ok(broadcast(&ids, OpCode::Text, &buf))
+    })
+}
+
+/// `broadcastBytes`: one binary message to every connection in `ids`.
+#[napi(catch_unwind)]
+pub fn broadcast_binary(ids: Uint32Array, data: &[u8]) -> Vec<u32> {
+    broadcast(&ids, OpCode::Binary, data)
+}
