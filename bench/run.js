@@ -5,11 +5,15 @@
 // to another. Reports server CPU-µs per operation and RSS per idle connection, and each figure as a
 // ratio to ws measured in the same run. The client scenario turns it around: each implementation's
 // client (bench/clients/echo-client.js) on the first core against one fixed Rust echo server
-// (`loadgen serve`) on the second, client CPU-µs per message. See bench/README.md.
+// (`loadgen serve`) on the second, client CPU-µs per message. Two variants of the small echo:
+// websocket-rs with every socket forced through its bridged transport (echo64-bridge), and all
+// three over TLS (echo64-tls: https.Server, wss://, certificates made for the run). See
+// bench/README.md.
 //
 //   npm run bench                 full run (~10 min)
 //   npm run bench -- --quick      short run (< 2 min)
-//   options: --impl ws,websocket  --scenario echo64,echo1m,handshakes,idle,client64  --help
+//   options: --impl ws,websocket  --scenario echo64,echo64-bridge,echo64-tls,echo1m,handshakes,idle,client64
+//            --help
 
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
@@ -22,9 +26,11 @@ const CLIENT_JS = path.join(__dirname, 'clients', 'echo-client.js');
 const LOADGEN_DIR = path.join(__dirname, 'loadgen');
 const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
 const RESULTS_DIR = path.join(__dirname, 'results');
+const CERTS_JS = path.join(ROOT, '__test__', 'certs.js');
 const IMPLS = ['websocket-rs', 'ws', 'websocket'];
 const BASELINE = 'ws';
 const MiB = 1024 * 1024;
+const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,handshakes,idle,client64';
 
 // ------------------------------------------------------------------------------------------------
 // arguments
@@ -38,7 +44,7 @@ function parseArgs(argv) {
     else if (a === '--scenario') opts.scenarios = argv[++i].split(',').filter(Boolean);
     else if (a === '--help' || a === '-h') {
       console.log('usage: node bench/run.js [--quick] [--impl websocket-rs,ws,websocket] ' +
-        '[--scenario echo64,echo1m,handshakes,idle,client64]');
+        `[--scenario ${SCENARIO_IDS}]`);
       process.exit(0);
     } else {
       console.error('unknown argument: ' + a);
@@ -57,6 +63,8 @@ function parseArgs(argv) {
 
 // Sizes. Quick: a few seconds per cell; full: enough to drown the noise of a shared machine.
 function scenarioList(quick) {
+  const echo64Params = () => ({ conns: 50, inflight: 32, size: 64, kind: 'text',
+    warmup: quick ? 100000 : 300000, messages: quick ? 500000 : 3000000 });
   return [
     {
       id: 'echo64',
@@ -65,8 +73,33 @@ function scenarioList(quick) {
       metric: 'CPU-µs/msg',
       kind: 'echo',
       saturates: true, // 1,600 messages in flight keep any of these servers' core busy
-      params: { conns: 50, inflight: 32, size: 64, kind: 'text',
-        warmup: quick ? 100000 : 300000, messages: quick ? 500000 : 3000000 },
+      params: echo64Params(),
+      timeoutMs: quick ? 30000 : 150000,
+    },
+    {
+      // websocket-rs's bridged transport (Node keeps the socket, feeds the Rust core; what TLS
+      // and other non-TCP sockets use) on plain TCP, against the same ws and websocket cells
+      id: 'echo64-bridge',
+      title: 'echo 64 B text, forced bridge (websocket-rs)',
+      desc: 'echo64 with the websocket-rs server started with WEBSOCKET_RS_FORCE_BRIDGE=1 ' +
+        '(every socket bridged); ws and websocket as in echo64',
+      metric: 'CPU-µs/msg',
+      kind: 'echo',
+      saturates: true,
+      serverEnv: { 'websocket-rs': { WEBSOCKET_RS_FORCE_BRIDGE: '1' } },
+      params: echo64Params(),
+      timeoutMs: quick ? 30000 : 150000,
+    },
+    {
+      id: 'echo64-tls',
+      title: 'echo 64 B text, TLS (wss://)',
+      desc: 'echo64 over TLS: the echo server is an https.Server (CA-signed P-256 certificate made ' +
+        'for the run), the loadgen connects with wss:// (rustls, TLS 1.3)',
+      metric: 'CPU-µs/msg',
+      kind: 'echo',
+      saturates: true,
+      tls: true,
+      params: echo64Params(),
       timeoutMs: quick ? 30000 : 150000,
     },
     {
@@ -328,19 +361,71 @@ function allowedCpus() {
 let PIN = { server: null, loadgen: null };
 
 // Starts `cmd args` pinned to `core` with the soft fd limit raised to the hard limit; the pid
-// stays the process's own (bash and taskset exec).
-function spawnPinned(name, core, cmd, args) {
+// stays the process's own (bash and taskset exec). `env`: variables added to ours.
+function spawnPinned(name, core, cmd, args, env = null) {
   const pinned = core === null ? [cmd, ...args] : ['taskset', '-c', String(core), cmd, ...args];
   return new Proc(name, 'bash',
-    ['-c', 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bench', ...pinned]);
+    ['-c', 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bench', ...pinned],
+    env ? { env: { ...process.env, ...env } } : {});
 }
 
-async function startServer(impl) {
-  const p = spawnPinned(`${impl} server`, PIN.server, process.execPath,
-    ['--expose-gc', ECHO_JS, '--impl', impl, '--port', '0', '--exit-on-stdin-eof']);
+// TLS material for the TLS scenario, made once per run (only if it has a TLS scenario) by
+// __test__/certs.js (openssl): the CA-signed server certificate (SAN: localhost, 127.0.0.1) and its
+// key for the servers, the CA certificate for the loadgen, as files in a temporary directory that
+// goes at exit.
+let certFiles = null;
+
+function ensureCerts() {
+  if (certFiles) {
+    if (certFiles.error) throw new Error(certFiles.error);
+    return certFiles;
+  }
+  let dir = null;
+  try {
+    const certs = require(CERTS_JS).makeCerts();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'websocket-rs-bench-certs-'));
+    const write = (name, data) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, data, { mode: 0o600 });
+      return f;
+    };
+    certFiles = {
+      dir,
+      key: write('server.key', certs.serverKey),
+      cert: write('server.crt', certs.serverCert),
+      ca: write('ca.crt', certs.ca),
+    };
+  } catch (e) {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    certFiles = { error: `cannot make TLS certificates (needs openssl): ${e.message}` };
+    throw new Error(certFiles.error);
+  }
+  return certFiles;
+}
+
+function removeCerts() {
+  if (certFiles && certFiles.dir) {
+    try {
+      fs.rmSync(certFiles.dir, { recursive: true, force: true });
+    } catch (_) {
+      // best effort
+    }
+  }
+  certFiles = null;
+}
+
+process.on('exit', removeCerts);
+
+async function startServer(impl, sc) {
+  const args = ['--expose-gc', ECHO_JS, '--impl', impl, '--port', '0', '--exit-on-stdin-eof'];
+  const certs = sc.tls ? ensureCerts() : null;
+  if (certs) args.push('--tls-key', certs.key, '--tls-cert', certs.cert);
+  const env = (sc.serverEnv && sc.serverEnv[impl]) || null;
+  const p = spawnPinned(`${impl} server`, PIN.server, process.execPath, args, env);
   const line = await p.waitLine((l) => l.startsWith('READY '), 15000, 'READY');
   p.port = Number(line.split(' ')[1]);
-  p.url = `ws://127.0.0.1:${p.port}/`;
+  p.url = `${certs ? 'wss' : 'ws'}://127.0.0.1:${p.port}/`;
+  p.loadgenArgs = certs ? ['--ca', certs.ca] : []; // the loadgen trusts the run's CA only
   return p;
 }
 
@@ -367,9 +452,10 @@ function checkErrors(res, what) {
   }
 }
 
-function echoArgs(url, p, messages, sync) {
-  const a = ['echo', '--url', url, '--conns', String(p.conns), '--inflight', String(p.inflight),
-    '--size', String(p.size), '--kind', p.kind, '--messages', String(messages)];
+function echoArgs(server, p, messages, sync) {
+  const a = ['echo', '--url', server.url, ...server.loadgenArgs, '--conns', String(p.conns),
+    '--inflight', String(p.inflight), '--size', String(p.size), '--kind', p.kind,
+    '--messages', String(messages)];
   if (sync) a.push('--sync');
   return a;
 }
@@ -382,11 +468,11 @@ async function runEcho(server, sc) {
   const deadline = Date.now() + sc.timeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
 
-  const warm = await runLoadgen(echoArgs(server.url, p, p.warmup, false), 'messages', left());
+  const warm = await runLoadgen(echoArgs(server, p, p.warmup, false), 'messages', left());
   checkErrors(warm, 'warm-up');
   await sleep(200); // let the warm-up connections' closes finish
 
-  const lg = startLoadgen(echoArgs(server.url, p, p.messages, true));
+  const lg = startLoadgen(echoArgs(server, p, p.messages, true));
   try {
     const conn = await lg.waitJson('connected', left(), 'connections');
     checkErrors(conn, 'connecting');
@@ -419,8 +505,8 @@ async function runHandshakes(server, sc) {
   const p = sc.params;
   const deadline = Date.now() + sc.timeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
-  const hsArgs = (n) => ['handshakes', '--url', server.url, '--count', String(n),
-    '--concurrency', String(p.concurrency)];
+  const hsArgs = (n) => ['handshakes', '--url', server.url, ...server.loadgenArgs,
+    '--count', String(n), '--concurrency', String(p.concurrency)];
 
   const warm = await runLoadgen(hsArgs(p.warmup), 'handshakes', left());
   checkErrors(warm, 'warm-up');
@@ -455,8 +541,8 @@ async function runIdle(server, sc) {
   const left = () => Math.max(1000, deadline - Date.now());
 
   // warm the accept/upgrade path so that lazily loaded code is not billed to the connections
-  const warm = await runLoadgen(['handshakes', '--url', server.url, '--count', String(p.warmup),
-    '--concurrency', '50'], 'handshakes', left());
+  const warm = await runLoadgen(['handshakes', '--url', server.url, ...server.loadgenArgs,
+    '--count', String(p.warmup), '--concurrency', '50'], 'handshakes', left());
   checkErrors(warm, 'warm-up');
   await sleep(500);
 
@@ -468,7 +554,7 @@ async function runIdle(server, sc) {
   };
   await collect();
   const rss0 = readRssKB(server.pid);
-  const lg = startLoadgen(['idle', '--url', server.url, '--conns', String(p.conns),
+  const lg = startLoadgen(['idle', '--url', server.url, ...server.loadgenArgs, '--conns', String(p.conns),
     '--hold-secs', String(Math.ceil(sc.timeoutMs / 1000) + 30), '--batch', String(p.batch)]);
   try {
     const res = await lg.waitJson('open', left(), 'all connections open');
@@ -635,7 +721,7 @@ async function runCell(impl, sc) {
   let server = null;
   const t0 = Date.now();
   try {
-    server = await startServer(impl);
+    server = await startServer(impl, sc);
     // the whole cell is bounded: a hung server or loadgen fails the cell, not the run
     const r = await withGuard(RUNNERS[sc.kind](server, sc), sc.timeoutMs + 15000, 'cell');
     if (server.exited) throw new Error(server.describeExit());
@@ -768,8 +854,13 @@ function pad(s, n) {
   return s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length);
 }
 
+// width of the scenario column (the progress lines use it too)
+function titleWidth(scenarios) {
+  return Math.max(28, ...scenarios.map((sc) => sc.title.length + 1));
+}
+
 function printTable(scenarios, results, impls) {
-  const W0 = 28;
+  const W0 = titleWidth(scenarios);
   const W1 = 18;
   const W = 24;
   let out = '\n' + pad('scenario', W0) + pad('metric', W1) + impls.map((i) => pad(i, W)).join('') + '\n';
@@ -906,7 +997,7 @@ async function main() {
       if (!st.run) {
         r = { status: st.status, error: st.why };
       } else {
-        process.stdout.write(`${pad(sc.title, 28)} ${pad(impl, 14)} `);
+        process.stdout.write(`${pad(sc.title, titleWidth(scenarios))} ${pad(impl, 14)} `);
         r = await runCell(impl, sc);
         if (r.status === 'ok') {
           const meCore = client ? r.clientCore : r.serverCore;
@@ -962,6 +1053,9 @@ async function main() {
       description: sc.desc,
       metric: sc.metric,
       params: sc.params,
+      ...(sc.serverEnv ? { serverEnv: sc.serverEnv } : {}),
+      ...(sc.tls ? { tls: 'https.Server (P-256 certificate signed by a CA made for the run, ' +
+        '__test__/certs.js); loadgen: wss://, rustls (ring), TLS 1.3, trusting that CA only' } : {}),
       ...(sc.kind === 'client'
         ? { echoServer: 'bench/loadgen serve (src/serve.rs)', client: 'bench/clients/echo-client.js' } : {}),
       results: Object.fromEntries(impls.map((impl) => {
@@ -981,6 +1075,7 @@ async function main() {
 
   const failed = scenarios.some((sc) => impls.some((i) => results[sc.id][i].status === 'failed'));
   killAll();
+  removeCerts();
   process.exitCode = failed ? 1 : 0;
 }
 

@@ -6,29 +6,36 @@
 //   node bench/servers/echo.js --impl websocket-rs --check                 (can it be constructed?)
 //   --exit-on-stdin-eof: also exit when stdin closes (bench/run.js uses it so that no server
 //   outlives a runner that was killed)
+//   --tls-key FILE --tls-cert FILE: an https.Server with this PEM key and certificate instead
+//   (wss://); everything else is the same
 //
 // Prints `READY <port>` once listening; exits with code 0 on SIGTERM or SIGINT.
 // websocket-rs and websocket share one code path: same API, same options.
 
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const path = require('path');
 
 const MAX = 64 * 1024 * 1024;
 
 function parseArgs(argv) {
-  const out = { impl: null, port: 0, check: false, exitOnStdinEof: false };
+  const out = { impl: null, port: 0, check: false, exitOnStdinEof: false, tlsKey: null, tlsCert: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--impl') out.impl = argv[++i];
     else if (a === '--port') out.port = Number(argv[++i]);
     else if (a === '--check') out.check = true;
     else if (a === '--exit-on-stdin-eof') out.exitOnStdinEof = true;
+    else if (a === '--tls-key') out.tlsKey = argv[++i];
+    else if (a === '--tls-cert') out.tlsCert = argv[++i];
     else throw new Error('unknown argument ' + a);
   }
   if (!['websocket-rs', 'ws', 'websocket'].includes(out.impl)) {
     throw new Error('--impl must be websocket-rs, ws or websocket');
   }
   if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error('bad --port');
+  if (!out.tlsKey !== !out.tlsCert) throw new Error('--tls-key and --tls-cert go together');
   return out;
 }
 
@@ -68,10 +75,13 @@ function mountWebSocketNode(impl, httpServer) {
 
 function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const httpServer = http.createServer((req, res) => {
+  const notFound = (req, res) => {
     res.writeHead(404);
     res.end();
-  });
+  };
+  const httpServer = opts.tlsKey
+    ? https.createServer({ key: fs.readFileSync(opts.tlsKey), cert: fs.readFileSync(opts.tlsCert) }, notFound)
+    : http.createServer(notFound);
 
   if (opts.check) {
     // exit 0 if the implementation's server can be constructed and mounted, else print why

@@ -6,6 +6,8 @@
 //!   loadgen idle       --url ... --conns N --hold-secs S [--batch B]
 //!   loadgen serve      --port P [--host 127.0.0.1] [--exit-on-stdin-eof]
 //!
+//! The client modes also take `wss://` URLs, with `--ca FILE` (PEM) the only trusted CA.
+//!
 //! The client modes print JSON lines on stdout (the last one is the result). `serve` is the
 //! other way round: an echo server (for the client benchmark) that prints `READY <port>`; see
 //! serve.rs. Everything runs on one current_thread Tokio runtime (one core), one task per
@@ -16,16 +18,20 @@ mod serve;
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::future::poll_fn;
 use std::io::BufRead;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::LocalSet;
+use tokio_rustls::client::TlsStream;
 
-use proto::{Events, Expect, Rx, Tx, Url};
+use proto::{Events, Expect, Rx, Stream, Target, Tx};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,8 +84,10 @@ impl Args {
             (None, None) => Err(format!("--{k} is required\n{}", usage())),
         }
     }
-    fn url(&self) -> Result<Url, String> {
-        proto::parse_url(&self.str("url", None)?)
+    /// --url, and --ca for wss://
+    fn target(&self) -> Result<Target, String> {
+        let url = proto::parse_url(&self.str("url", None)?)?;
+        Target::new(url, self.opts.get("ca").map(|s| s.as_str()))
     }
     fn flag(&self, k: &str) -> bool {
         self.flags.iter().any(|f| f == k)
@@ -90,7 +98,8 @@ fn usage() -> String {
     "usage:\n  loadgen echo --url ws://HOST:PORT/ --conns 50 --inflight 32 --size 64 --kind text|binary --messages N [--sync]\n  \
      loadgen handshakes --url ws://HOST:PORT/ --count N --concurrency C\n  \
      loadgen idle --url ws://HOST:PORT/ --conns N --hold-secs S [--batch 100]\n  \
-     loadgen serve --port P [--host 127.0.0.1] [--exit-on-stdin-eof]"
+     loadgen serve --port P [--host 127.0.0.1] [--exit-on-stdin-eof]\n\
+     the client modes take wss://HOST:PORT/ URLs too, with --ca FILE (PEM, the only trusted CA)"
         .to_string()
 }
 
@@ -247,7 +256,7 @@ fn make_payload(kind: u8, size: usize) -> Vec<u8> {
 }
 
 async fn echo(args: &Args) -> Result<(), String> {
-    let url = args.url()?;
+    let url = args.target()?;
     let conns = args.num("conns", Some(50))?.max(1) as usize;
     let inflight = args.num("inflight", Some(32))?.max(1);
     let size = args.num("size", Some(64))? as usize;
@@ -312,8 +321,18 @@ async fn echo(args: &Args) -> Result<(), String> {
         let rx = Rx::new(64 * 1024, &leftover);
         let (shared, payload) = (shared.clone(), payload.clone());
         tasks.push(tokio::task::spawn_local(async move {
-            let r = echo_conn(&stream, rx, tx, &shared, kind, &payload).await;
-            (stream, r)
+            // one branch per connection, none per message: the plain loop works on the
+            // TcpStream itself, exactly as without TLS support
+            match stream {
+                Stream::Plain(s) => {
+                    let r = echo_conn(&s, rx, tx, &shared, kind, &payload).await;
+                    (Stream::Plain(s), r)
+                }
+                Stream::Tls(mut s) => {
+                    let r = echo_conn_tls(&mut s, rx, tx, &shared, kind, &payload).await;
+                    (Stream::Tls(s), r)
+                }
+            }
         }));
     }
     let mut done = Vec::with_capacity(tasks.len());
@@ -353,6 +372,36 @@ async fn echo(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses what was read: checks the echoes, answers a ping, and queues one new message per echo
+/// (while the budget lasts).
+#[inline(always)]
+fn on_data(
+    rx: &mut Rx,
+    tx: &mut Tx,
+    ev: &mut Events,
+    expect: &Expect,
+    outstanding: &mut u64,
+    shared: &EchoShared,
+) -> Result<(), String> {
+    ev.clear();
+    rx.process(expect, ev)?;
+    if let Some(code) = ev.close {
+        return Err(format!("server sent close {code} during echo"));
+    }
+    if let Some(n) = ev.ping {
+        tx.queue_pong(&ev.ping_buf[..n]);
+    }
+    if ev.messages > *outstanding {
+        return Err("more echoes than messages sent".to_string());
+    }
+    *outstanding -= ev.messages;
+    shared.received.set(shared.received.get() + ev.messages);
+    let more = shared.take(ev.messages);
+    *outstanding += more;
+    tx.queue_messages(more);
+    Ok(())
+}
+
 async fn echo_conn(
     stream: &TcpStream,
     mut rx: Rx,
@@ -372,22 +421,7 @@ async fn echo_conn(
     let mut have_data = true;
     loop {
         if have_data {
-            ev.clear();
-            rx.process(&expect, &mut ev)?;
-            if let Some(code) = ev.close {
-                return Err(format!("server sent close {code} during echo"));
-            }
-            if let Some(n) = ev.ping {
-                tx.queue_pong(&ev.ping_buf[..n]);
-            }
-            if ev.messages > outstanding {
-                return Err("more echoes than messages sent".to_string());
-            }
-            outstanding -= ev.messages;
-            shared.received.set(shared.received.get() + ev.messages);
-            let more = shared.take(ev.messages);
-            outstanding += more;
-            tx.queue_messages(more);
+            on_data(&mut rx, &mut tx, &mut ev, &expect, &mut outstanding, shared)?;
             have_data = false;
         }
         let all_out = tx.flush(stream).map_err(|e| format!("write: {e}"))?;
@@ -417,11 +451,69 @@ async fn echo_conn(
     }
 }
 
+/// `echo_conn` over TLS: the same loop, through tokio-rustls's poll functions. Each turn writes
+/// what it can (rustls encrypts it into records), pushes the records out (flush), then reads; it
+/// waits only when the read would block and the writes are done or blocked too.
+async fn echo_conn_tls(
+    stream: &mut TlsStream<TcpStream>,
+    mut rx: Rx,
+    mut tx: Tx,
+    shared: &EchoShared,
+    kind: u8,
+    payload: &[u8],
+) -> Result<Rx, String> {
+    let expect = Expect::Exact {
+        opcode: kind,
+        payload,
+    };
+    let mut ev = Events::new();
+    let mut outstanding = shared.take(shared.inflight);
+    tx.queue_messages(outstanding);
+    loop {
+        // first turn: frames that arrived together with the 101; then what was just read
+        on_data(&mut rx, &mut tx, &mut ev, &expect, &mut outstanding, shared)?;
+        let done = outstanding == 0;
+        // Some(n): n bytes read (0: end of stream); None: everything echoed and written
+        let read = poll_fn(|cx| {
+            let mut s = Pin::new(&mut *stream);
+            let all_out = match tx.flush_with(|b| match s.as_mut().poll_write(cx, b) {
+                Poll::Ready(Ok(0)) => Err(std::io::ErrorKind::WriteZero.into()),
+                Poll::Ready(r) => r,
+                Poll::Pending => Err(std::io::ErrorKind::WouldBlock.into()),
+            }) {
+                Ok(a) => a,
+                Err(e) => return Poll::Ready(Err(format!("write: {e}"))),
+            };
+            // records rustls holds but could not write yet
+            let flushed = match s.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("write: {e}"))),
+                Poll::Pending => false,
+            };
+            if done && all_out && flushed {
+                return Poll::Ready(Ok(None));
+            }
+            let mut buf = ReadBuf::new(rx.space());
+            match s.as_mut().poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(Some(buf.filled().len()))),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(format!("read: {e}"))),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await?;
+        match read {
+            None => return Ok(rx),
+            Some(0) => return Err("server closed the connection during echo".to_string()),
+            Some(n) => rx.filled(n),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // handshakes
 
 async fn handshakes(args: &Args) -> Result<(), String> {
-    let url = args.url()?;
+    let url = args.target()?;
     let count = args.num("count", None)?;
     let concurrency = args.num("concurrency", Some(50))?.max(1);
     let next = Rc::new(Cell::new(0u64));
@@ -473,7 +565,7 @@ struct Shutdown {
 }
 
 async fn idle(args: &Args) -> Result<(), String> {
-    let url = args.url()?;
+    let url = args.target()?;
     let conns = args.num("conns", None)?;
     let hold = Duration::from_secs(args.num("hold-secs", Some(60))?);
     let batch = args.num("batch", Some(100))?.max(1);
@@ -541,11 +633,7 @@ async fn idle(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn idle_conn(
-    stream: TcpStream,
-    leftover: Vec<u8>,
-    shutdown: &Shutdown,
-) -> Result<(), String> {
+async fn idle_conn(stream: Stream, leftover: Vec<u8>, shutdown: &Shutdown) -> Result<(), String> {
     let mut stream = stream;
     let mut rx = Rx::new(512, &leftover);
     let mut ev = Events::new();
@@ -568,17 +656,20 @@ async fn idle_conn(
                 .write_all(&pong)
                 .await
                 .map_err(|e| format!("write pong: {e}"))?;
+            stream
+                .flush()
+                .await
+                .map_err(|e| format!("write pong: {e}"))?;
         }
         if shutdown.flag.get() {
             break;
         }
+        // (read is cancel-safe, plain and TLS: bytes already taken in stay in the stream)
         tokio::select! {
-            r = stream.readable() => {
-                r.map_err(|e| format!("poll: {e}"))?;
-                match stream.try_read(rx.space()) {
+            r = stream.read(rx.space()) => {
+                match r {
                     Ok(0) => return Err("server closed an idle connection".to_string()),
                     Ok(n) => rx.filled(n),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(format!("read: {e}")),
                 }
             }

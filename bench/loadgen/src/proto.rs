@@ -3,15 +3,25 @@
 //!
 //! The parser never buffers a data payload: it checks each chunk against the expected echo as it
 //! arrives, so a 1 MiB message costs no more memory than a 64-byte one.
+//!
+//! `wss://` goes through rustls (ring provider, TLS 1.3), trusting only the CA given with `--ca`.
 
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -22,19 +32,24 @@ pub const OP_CLOSE: u8 = 0x8;
 pub const OP_PING: u8 = 0x9;
 pub const OP_PONG: u8 = 0xA;
 
-/// `ws://host[:port][/path]`
+/// `ws://host[:port][/path]` or `wss://host[:port][/path]`
 #[derive(Clone, Debug)]
 pub struct Url {
     pub host: String,
     pub port: u16,
     pub path: String,
     pub host_header: String,
+    pub tls: bool,
 }
 
 pub fn parse_url(s: &str) -> Result<Url, String> {
-    let rest = s
-        .strip_prefix("ws://")
-        .ok_or_else(|| format!("only ws:// URLs are supported: {s}"))?;
+    let (tls, rest) = if let Some(r) = s.strip_prefix("ws://") {
+        (false, r)
+    } else if let Some(r) = s.strip_prefix("wss://") {
+        (true, r)
+    } else {
+        return Err(format!("only ws:// and wss:// URLs are supported: {s}"));
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -46,7 +61,7 @@ pub fn parse_url(s: &str) -> Result<Url, String> {
                 .parse::<u16>()
                 .map_err(|_| format!("bad port in {s}"))?,
         ),
-        None => (authority, 80),
+        None => (authority, if tls { 443 } else { 80 }),
     };
     if host.is_empty() {
         return Err(format!("no host in {s}"));
@@ -56,7 +71,95 @@ pub fn parse_url(s: &str) -> Result<Url, String> {
         port,
         path: path.to_string(),
         host_header: authority.to_string(),
+        tls,
     })
+}
+
+/// Where to connect: the URL and, for `wss://`, the TLS client (shared by every connection).
+#[derive(Clone)]
+pub struct Target {
+    pub url: Url,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+impl Target {
+    /// `ca`: a PEM file with the certificate(s) to trust (required for `wss://`, the only trust
+    /// anchors; ignored for `ws://`). The server name checked against the certificate is the
+    /// URL's host: an IP address (`127.0.0.1`, an IP SAN) or a DNS name.
+    pub fn new(url: Url, ca: Option<&str>) -> Result<Target, String> {
+        if !url.tls {
+            return Ok(Target { url, tls: None });
+        }
+        let ca = ca.ok_or("a wss:// URL needs --ca FILE (the PEM certificate to trust)")?;
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("--ca {ca}: {e}"))? {
+            let cert = cert.map_err(|e| format!("--ca {ca}: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("--ca {ca}: bad certificate: {e}"))?;
+        }
+        if roots.is_empty() {
+            return Err(format!("--ca {ca}: no certificate in the file"));
+        }
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS configuration: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(url.host.clone())
+            .map_err(|e| format!("TLS server name {}: {e}", url.host))?;
+        Ok(Target {
+            url,
+            tls: Some((TlsConnector::from(Arc::new(config)), name)),
+        })
+    }
+}
+
+/// A client connection: plain TCP, or TLS over TCP. The echo mode's hot loop takes the two
+/// apart (the plain one works on the `TcpStream` directly); the rest goes through the
+/// AsyncRead/AsyncWrite impls below.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
 }
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {
@@ -76,22 +179,31 @@ fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// TCP connect + HTTP upgrade. Returns the stream and whatever bytes followed the 101 response
-/// (frames the server sent right away), which go into the frame parser's buffer.
-pub async fn connect(url: &Url, timeout: Duration) -> Result<(TcpStream, Vec<u8>), String> {
-    match tokio::time::timeout(timeout, connect_inner(url)).await {
+/// TCP connect (+ TLS handshake for wss://) + HTTP upgrade. Returns the stream and whatever
+/// bytes followed the 101 response (frames the server sent right away), which go into the frame
+/// parser's buffer.
+pub async fn connect(target: &Target, timeout: Duration) -> Result<(Stream, Vec<u8>), String> {
+    match tokio::time::timeout(timeout, connect_inner(target)).await {
         Ok(r) => r,
         Err(_) => Err("handshake timed out".to_string()),
     }
 }
 
-async fn connect_inner(url: &Url) -> Result<(TcpStream, Vec<u8>), String> {
-    let mut stream = TcpStream::connect((url.host.as_str(), url.port))
+async fn connect_inner(target: &Target) -> Result<(Stream, Vec<u8>), String> {
+    let url = &target.url;
+    let tcp = TcpStream::connect((url.host.as_str(), url.port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| format!("nodelay: {e}"))?;
+    tcp.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
+    let mut stream = match &target.tls {
+        None => Stream::Plain(tcp),
+        Some((connector, name)) => Stream::Tls(Box::new(
+            connector
+                .connect(name.clone(), tcp)
+                .await
+                .map_err(|e| format!("TLS handshake: {e}"))?,
+        )),
+    };
     let key = B64.encode(random_bytes::<16>());
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -100,6 +212,10 @@ async fn connect_inner(url: &Url) -> Result<(TcpStream, Vec<u8>), String> {
     );
     stream
         .write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("write upgrade request: {e}"))?;
+    stream
+        .flush()
         .await
         .map_err(|e| format!("write upgrade request: {e}"))?;
 
@@ -400,10 +516,21 @@ impl Tx {
     }
 
     /// Writes without waiting; Ok(true) when everything queued went out.
+    #[inline]
     pub fn flush(&mut self, s: &TcpStream) -> io::Result<bool> {
+        self.flush_with(|b| s.try_write(b))
+    }
+
+    /// `flush` through any non-blocking write (`WouldBlock` when it cannot take more); never
+    /// called with an empty slice.
+    #[inline(always)]
+    pub fn flush_with<W: FnMut(&[u8]) -> io::Result<usize>>(
+        &mut self,
+        mut write: W,
+    ) -> io::Result<bool> {
         loop {
             if !self.ctrl.is_empty() && self.off == 0 {
-                match s.try_write(&self.ctrl[self.ctrl_pos..]) {
+                match write(&self.ctrl[self.ctrl_pos..]) {
                     Ok(n) => {
                         self.ctrl_pos += n;
                         if self.ctrl_pos == self.ctrl.len() {
@@ -420,7 +547,7 @@ impl Tx {
                 return Ok(self.ctrl.is_empty());
             }
             let n = ((self.frames.len() - self.off) as u64).min(self.pending) as usize;
-            match s.try_write(&self.frames[self.off..self.off + n]) {
+            match write(&self.frames[self.off..self.off + n]) {
                 Ok(w) => {
                     self.pending -= w as u64;
                     self.off = (self.off + w) % self.frame_len;
@@ -435,10 +562,14 @@ impl Tx {
 /// Closing handshake from the client side: send a close frame (code 1000), then read until the
 /// server's close frame and the end of the TCP stream (or `timeout`). Data frames still arriving
 /// are ignored.
-pub async fn close(mut stream: TcpStream, mut rx: Rx, timeout: Duration) -> Result<(), String> {
+pub async fn close(mut stream: Stream, mut rx: Rx, timeout: Duration) -> Result<(), String> {
     let fut = async move {
         stream
             .write_all(&close_frame(1000))
+            .await
+            .map_err(|e| format!("write close: {e}"))?;
+        stream
+            .flush()
             .await
             .map_err(|e| format!("write close: {e}"))?;
         let mut ev = Events::new();
