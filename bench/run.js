@@ -7,15 +7,19 @@
 // client (bench/clients/echo-client.js) on the first core against one fixed Rust echo server
 // (`loadgen serve`) on the second, client CPU-µs per message. Two variants of the small echo:
 // websocket-rs with every socket forced through its bridged transport (echo64-bridge), and all
-// three over TLS (echo64-tls: https.Server, wss://, certificates made for the run). See
-// bench/README.md.
+// three over TLS (echo64-tls: https.Server, wss://, certificates made for the run). The fan-out
+// scenario: one sender and 100 receivers, the server broadcasting every message to all its
+// connections; server CPU-µs per delivered message. Every run also draws the ratios as an SVG bar
+// chart (bench/results/<timestamp>.svg and bench/chart.svg). See bench/README.md.
 //
 //   npm run bench                 full run (~10 min)
 //   npm run bench -- --quick      short run (< 2 min)
-//   options: --impl ws,websocket  --scenario echo64,echo64-bridge,echo64-tls,echo1m,handshakes,idle,client64
+//   options: --impl ws,websocket
+//            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,handshakes,idle,client64
 //            --help
 
 const { spawn, execFileSync } = require('child_process');
+const { renderChart } = require('./chart');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -27,10 +31,11 @@ const LOADGEN_DIR = path.join(__dirname, 'loadgen');
 const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
 const RESULTS_DIR = path.join(__dirname, 'results');
 const CERTS_JS = path.join(ROOT, '__test__', 'certs.js');
+const CHART_SVG = path.join(__dirname, 'chart.svg');
 const IMPLS = ['websocket-rs', 'ws', 'websocket'];
 const BASELINE = 'ws';
 const MiB = 1024 * 1024;
-const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,handshakes,idle,client64';
+const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,handshakes,idle,client64';
 
 // ------------------------------------------------------------------------------------------------
 // arguments
@@ -111,6 +116,24 @@ function scenarioList(quick) {
       params: { conns: 4, inflight: 1, size: MiB, kind: 'binary',
         warmup: quick ? 100 : 300, messages: quick ? 1500 : 6000 },
       timeoutMs: quick ? 30000 : 150000,
+    },
+    {
+      // one sender, 100 receivers, the server broadcasting every message to all 101 connections
+      // (the sender's too): the loadgen checks that each connection gets every message once, in
+      // order; a message counts as delivered when all 101 have it
+      id: 'fanout',
+      title: 'fan-out 64 B text (101 conns)',
+      desc: '1 sender + 100 receivers; the server broadcasts every message to all 101 connections ' +
+        '(broadcastUTF / ws clients loop); sender keeps 16 messages undelivered; per delivery',
+      metric: 'CPU-µs/delivery',
+      kind: 'fanout',
+      // not `saturates`: with 16 messages in flight the sender waits for each window to reach all
+      // 101 connections, and a server that answers a window in one write per connection
+      // (websocket-rs) idles part of each round trip; the figure is CPU per delivery regardless
+      saturates: false,
+      params: { receivers: 100, inflight: 16, size: 64,
+        warmup: quick ? 1000 : 2000, messages: quick ? 4000 : 15000 },
+      timeoutMs: quick ? 30000 : 90000,
     },
     {
       id: 'handshakes',
@@ -418,6 +441,7 @@ process.on('exit', removeCerts);
 
 async function startServer(impl, sc) {
   const args = ['--expose-gc', ECHO_JS, '--impl', impl, '--port', '0', '--exit-on-stdin-eof'];
+  if (sc.kind === 'fanout') args.push('--mode', 'fanout');
   const certs = sc.tls ? ensureCerts() : null;
   if (certs) args.push('--tls-key', certs.key, '--tls-cert', certs.cert);
   const env = (sc.serverEnv && sc.serverEnv[impl]) || null;
@@ -495,6 +519,57 @@ async function runEcho(server, sc) {
       rateUnit: 'msg/s',
       serverCore: sd.cpu / sd.wall,
       loadgenCore: ld.cpu / ld.wall,
+    };
+  } finally {
+    await lg.stop(1000);
+  }
+}
+
+// Fan-out: the loadgen opens 100 receivers and 1 sender, runs the warm-up messages on them, says
+// "connected" and waits for go; then the sender sends N messages (at most `inflight` not yet
+// delivered to all 101 connections) and the server broadcasts each to all of them.
+async function runFanout(server, sc) {
+  const p = sc.params;
+  const deadline = Date.now() + sc.timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+  const conns = p.receivers + 1;
+  const lg = startLoadgen(['fanout', '--url', server.url, ...server.loadgenArgs,
+    '--receivers', String(p.receivers), '--inflight', String(p.inflight), '--size', String(p.size),
+    '--warmup', String(p.warmup), '--messages', String(p.messages), '--sync']);
+  try {
+    // connections and warm-up are not billed
+    const conn = await lg.waitJson('connected', left(), 'connections and warm-up');
+    checkErrors(conn, 'connecting and warm-up');
+    if (conn.connected !== conns) throw new Error(`only ${conn.connected} of ${conns} connections`);
+    const s0 = cpuSample(server.pid);
+    const l0 = cpuSample(lg.pid);
+    lg.child.stdin.write('go\n');
+    const res = await lg.waitJson('messages', left(), 'fan-out result');
+    const s1 = cpuSample(server.pid);
+    const l1 = cpuSample(lg.pid);
+    checkErrors(res, 'fan-out');
+    if (res.messages !== p.messages || res.deliveries !== p.messages * conns) {
+      throw new Error(`${res.messages} of ${p.messages} messages, ${res.deliveries} of ` +
+        `${p.messages * conns} deliveries`);
+    }
+    await lg.waitExit(10000);
+    const sd = cpuDelta(s0, s1);
+    const ld = cpuDelta(l0, l1);
+    return {
+      value: (sd.cpu * 1e6) / res.deliveries,
+      messages: res.messages,
+      deliveries: res.deliveries,
+      connections: res.connections,
+      cpuUsPerMessage: (sd.cpu * 1e6) / res.messages, // per broadcast (to all 101)
+      seconds: res.seconds,
+      rate: res.deliveries / res.seconds,
+      rateUnit: 'deliv/s',
+      serverCore: sd.cpu / sd.wall,
+      loadgenCore: ld.cpu / ld.wall,
+      // how the server's writes batched: deliveries per read of the loadgen's connections, and
+      // messages per write of the sender (the window refills as deliveries complete)
+      deliveriesPerRead: res.deliveries / res.reads,
+      messagesPerSenderWrite: res.messages / res.sender_writes,
     };
   } finally {
     await lg.stop(1000);
@@ -671,7 +746,7 @@ async function runClient(impl, echo, sc) {
   }
 }
 
-const RUNNERS = { echo: runEcho, handshakes: runHandshakes, idle: runIdle };
+const RUNNERS = { echo: runEcho, fanout: runFanout, handshakes: runHandshakes, idle: runIdle };
 
 // Resolves like `work` unless `ms` pass first (then rejects): a hung process fails its cell,
 // not the run.
@@ -1071,7 +1146,24 @@ async function main() {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, report.date.replace(/[:.]/g, '-') + '.json');
   fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  console.log(`results: ${path.relative(ROOT, file)}   total ${totalSeconds.toFixed(1)} s`);
+  // the chart: next to the JSON for every run, and at the stable bench/chart.svg (the one the
+  // README shows) for a run of every scenario and implementation only, so that a subset run
+  // (--scenario / --impl) does not replace it
+  const charts = [];
+  try {
+    const svg = renderChart(report);
+    const svgFile = file.replace(/\.json$/, '.svg');
+    fs.writeFileSync(svgFile, svg);
+    charts.push(path.relative(ROOT, svgFile));
+    if (!opts.scenarios && opts.impls.length === IMPLS.length) {
+      fs.writeFileSync(CHART_SVG, svg);
+      charts.push(path.relative(ROOT, CHART_SVG));
+    }
+  } catch (e) {
+    console.error('could not draw the chart: ' + (e && e.stack ? e.stack : e));
+  }
+  console.log(`results: ${path.relative(ROOT, file)}` +
+    (charts.length ? `, chart: ${charts.join(', ')}` : '') + `   total ${totalSeconds.toFixed(1)} s`);
 
   const failed = scenarios.some((sc) => impls.some((i) => results[sc.id][i].status === 'failed'));
   killAll();

@@ -1,6 +1,7 @@
 'use strict';
 // The benchmark's echo server: one http.Server on 127.0.0.1 with a WebSocket server mounted on it,
-// echoing every message back with the same type.
+// echoing every message back with the same type (or, with --mode fanout, broadcasting every
+// message to all its connections, the sender's included).
 //
 //   node bench/servers/echo.js --impl websocket-rs|ws|websocket --port P   (P = 0: any free port)
 //   node bench/servers/echo.js --impl websocket-rs --check                 (can it be constructed?)
@@ -8,6 +9,10 @@
 //   outlives a runner that was killed)
 //   --tls-key FILE --tls-cert FILE: an https.Server with this PEM key and certificate instead
 //   (wss://); everything else is the same
+//   --mode echo|fanout (default echo). fanout: websocket-rs and websocket call
+//   wsServer.broadcastUTF(message.utf8Data) (broadcastBytes for binary) on every message
+//   (websocket-rs: one native call for all connections; websocket: a JS loop of sendUTF);
+//   ws runs the broadcast loop of its README over wss.clients (send to every OPEN client)
 //
 // Prints `READY <port>` once listening; exits with code 0 on SIGTERM or SIGINT.
 // websocket-rs and websocket share one code path: same API, same options.
@@ -20,7 +25,8 @@ const path = require('path');
 const MAX = 64 * 1024 * 1024;
 
 function parseArgs(argv) {
-  const out = { impl: null, port: 0, check: false, exitOnStdinEof: false, tlsKey: null, tlsCert: null };
+  const out = { impl: null, port: 0, check: false, exitOnStdinEof: false, tlsKey: null, tlsCert: null,
+    mode: 'echo' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--impl') out.impl = argv[++i];
@@ -29,6 +35,7 @@ function parseArgs(argv) {
     else if (a === '--exit-on-stdin-eof') out.exitOnStdinEof = true;
     else if (a === '--tls-key') out.tlsKey = argv[++i];
     else if (a === '--tls-cert') out.tlsCert = argv[++i];
+    else if (a === '--mode') out.mode = argv[++i];
     else throw new Error('unknown argument ' + a);
   }
   if (!['websocket-rs', 'ws', 'websocket'].includes(out.impl)) {
@@ -36,6 +43,7 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error('bad --port');
   if (!out.tlsKey !== !out.tlsCert) throw new Error('--tls-key and --tls-cert go together');
+  if (!['echo', 'fanout'].includes(out.mode)) throw new Error('--mode must be echo or fanout');
   return out;
 }
 
@@ -44,17 +52,26 @@ function loadWebSocketNodeApi(impl) {
   return impl === 'websocket' ? require('websocket') : require(path.join(__dirname, '..', '..'));
 }
 
-function mountWs(httpServer) {
-  const { WebSocketServer } = require('ws');
+function mountWs(httpServer, mode) {
+  const { WebSocketServer, WebSocket } = require('ws');
   const wss = new WebSocketServer({ server: httpServer, maxPayload: MAX });
   wss.on('connection', (ws) => {
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    if (mode === 'fanout') {
+      // ws's own broadcast example (README, "Server broadcast")
+      ws.on('message', (data, isBinary) => {
+        wss.clients.forEach((client) => {
+          if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+        });
+      });
+    } else {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    }
     ws.on('error', () => {});
   });
   return wss;
 }
 
-function mountWebSocketNode(impl, httpServer) {
+function mountWebSocketNode(impl, httpServer, mode) {
   const WebSocketServer = loadWebSocketNodeApi(impl).server;
   const wss = new WebSocketServer({
     httpServer,
@@ -64,10 +81,17 @@ function mountWebSocketNode(impl, httpServer) {
   });
   wss.on('request', (request) => {
     const conn = request.accept(null, request.origin);
-    conn.on('message', (message) => {
-      if (message.type === 'utf8') conn.sendUTF(message.utf8Data);
-      else conn.sendBytes(message.binaryData);
-    });
+    if (mode === 'fanout') {
+      conn.on('message', (message) => {
+        if (message.type === 'utf8') wss.broadcastUTF(message.utf8Data);
+        else wss.broadcastBytes(message.binaryData);
+      });
+    } else {
+      conn.on('message', (message) => {
+        if (message.type === 'utf8') conn.sendUTF(message.utf8Data);
+        else conn.sendBytes(message.binaryData);
+      });
+    }
     conn.on('error', () => {});
   });
   return wss;
@@ -86,8 +110,8 @@ function main() {
   if (opts.check) {
     // exit 0 if the implementation's server can be constructed and mounted, else print why
     try {
-      if (opts.impl === 'ws') mountWs(httpServer);
-      else mountWebSocketNode(opts.impl, httpServer);
+      if (opts.impl === 'ws') mountWs(httpServer, opts.mode);
+      else mountWebSocketNode(opts.impl, httpServer, opts.mode);
       process.stdout.write('OK\n');
       process.exit(0);
     } catch (e) {
@@ -96,8 +120,8 @@ function main() {
     }
   }
 
-  if (opts.impl === 'ws') mountWs(httpServer);
-  else mountWebSocketNode(opts.impl, httpServer);
+  if (opts.impl === 'ws') mountWs(httpServer, opts.mode);
+  else mountWebSocketNode(opts.impl, httpServer, opts.mode);
 
   const stop = () => {
     // The runner is done with us. No closing handshakes (10,000 of them would only delay the

@@ -2,6 +2,8 @@
 //!
 //!   loadgen echo       --url ws://127.0.0.1:PORT/ --conns 50 --inflight 32 --size 64
 //!                      --kind text|binary --messages N [--sync]
+//!   loadgen fanout     --url ... --receivers 100 --inflight 16 --size 64 [--warmup W]
+//!                      --messages N [--sync]
 //!   loadgen handshakes --url ... --count N --concurrency C
 //!   loadgen idle       --url ... --conns N --hold-secs S [--batch B]
 //!   loadgen serve      --port P [--host 127.0.0.1] [--exit-on-stdin-eof]
@@ -16,7 +18,7 @@
 mod proto;
 mod serve;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::io::BufRead;
@@ -96,6 +98,7 @@ impl Args {
 
 fn usage() -> String {
     "usage:\n  loadgen echo --url ws://HOST:PORT/ --conns 50 --inflight 32 --size 64 --kind text|binary --messages N [--sync]\n  \
+     loadgen fanout --url ws://HOST:PORT/ --receivers 100 --inflight 16 --size 64 [--warmup W] --messages N [--sync]\n  \
      loadgen handshakes --url ws://HOST:PORT/ --count N --concurrency C\n  \
      loadgen idle --url ws://HOST:PORT/ --conns N --hold-secs S [--batch 100]\n  \
      loadgen serve --port P [--host 127.0.0.1] [--exit-on-stdin-eof]\n\
@@ -119,6 +122,7 @@ fn main() {
     let res = local.block_on(&rt, async move {
         match args.mode.as_str() {
             "echo" => echo(&args).await,
+            "fanout" => fanout(&args).await,
             "handshakes" => handshakes(&args).await,
             "idle" => idle(&args).await,
             "serve" => {
@@ -507,6 +511,388 @@ async fn echo_conn_tls(
             Some(n) => rx.filled(n),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fanout
+//
+// One sender and R receivers on the same server, which broadcasts every message it receives to
+// all its connections, the sender's included: every message must reach all R + 1 connections.
+// Messages are `--size` bytes of text: a 16-digit decimal sequence number (0, 1, 2, ... over the
+// whole run), then fixed filler. Every connection checks each message it gets (text, length,
+// filler) and that its sequence number is the next one due on that connection, so a message lost,
+// duplicated or reordered on any connection is an error. A message is delivered when all R + 1
+// connections have it; the sender keeps at most --inflight messages sent but not delivered.
+//
+// stdout: after connecting and the warm-up (W messages, same checks):
+//   {"connected": R+1, "receivers": R, "warmup": W, "errors": e}
+// then (with --sync, after a line on stdin) N more messages and
+//   {"messages": N, "deliveries": N*(R+1), "connections": R+1, "seconds": s, "cpu_ticks": t,
+//    "sender_writes": w, "reads": r, "errors": e[, "first_error": "..."]}
+// (sender_writes: write calls of the sender, reads: reads of all connections, in the measured
+// phase) and then every connection is closed with a closing handshake.
+
+const FAN_STALL: Duration = Duration::from_secs(10);
+
+/// Delivery bookkeeping shared by the connections of a fanout run (one thread).
+struct Fan {
+    conns: u64,  // connections every message must reach (receivers + sender)
+    window: u64, // --inflight
+    // counts[s % window]: connections that have message s, for s in [completed, sent)
+    counts: RefCell<Vec<u64>>,
+    sent: Cell<u64>,
+    completed: Cell<u64>,
+    reads: Cell<u64>,
+    failed: Cell<bool>,
+    progress: Notify, // completed advanced, or a connection failed
+}
+
+impl Fan {
+    /// One connection got messages [from, to), in order (its parser checked that).
+    fn received(&self, from: u64, to: u64) -> Result<(), String> {
+        let sent = self.sent.get();
+        if to > sent {
+            return Err(format!("message {} arrived before it was sent", to - 1));
+        }
+        let w = self.window;
+        let mut counts = self.counts.borrow_mut();
+        for s in from..to {
+            counts[(s % w) as usize] += 1;
+        }
+        let mut c = self.completed.get();
+        while c < sent && counts[(c % w) as usize] == self.conns {
+            counts[(c % w) as usize] = 0;
+            c += 1;
+        }
+        if c != self.completed.get() {
+            self.completed.set(c);
+            self.progress.notify_one();
+        }
+        Ok(())
+    }
+
+    fn fail(&self) {
+        self.failed.set(true);
+        self.progress.notify_one();
+    }
+}
+
+/// Parses what a connection read and books the messages it completed; answers a ping.
+async fn fan_on_data(
+    stream: &mut Stream,
+    rx: &mut Rx,
+    ev: &mut Events,
+    expect: &Expect<'_>,
+    fan: &Fan,
+) -> Result<(), String> {
+    ev.clear();
+    let before = rx.seq_next;
+    rx.process(expect, ev)?;
+    if rx.seq_next > before {
+        fan.received(before, rx.seq_next)?;
+    }
+    if let Some(code) = ev.close {
+        return Err(format!("server sent close {code} during fanout"));
+    }
+    if let Some(n) = ev.ping {
+        let mut pong = Vec::with_capacity(140);
+        proto::encode_frame(
+            &mut pong,
+            proto::OP_PONG,
+            &ev.ping_buf[..n],
+            proto::random_bytes::<4>(),
+        );
+        stream
+            .write_all(&pong)
+            .await
+            .map_err(|e| format!("write pong: {e}"))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| format!("write pong: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A receiving connection: reads until it has all `total` messages.
+async fn fan_receiver(
+    mut stream: Stream,
+    mut rx: Rx,
+    fan: &Fan,
+    template: &[u8],
+    total: u64,
+) -> Result<(Stream, Rx), String> {
+    let expect = Expect::Seq {
+        opcode: proto::OP_TEXT,
+        template,
+    };
+    let mut ev = Events::new();
+    loop {
+        // first turn: frames that arrived together with the 101
+        fan_on_data(&mut stream, &mut rx, &mut ev, &expect, fan).await?;
+        if rx.seq_next == total {
+            return Ok((stream, rx));
+        }
+        let n = stream
+            .read(rx.space())
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("server closed a connection during fanout".to_string());
+        }
+        fan.reads.set(fan.reads.get() + 1);
+        rx.filled(n);
+    }
+}
+
+/// The sending connection (which receives every message too): sends messages until `target`
+/// have been sent, keeping at most `fan.window` undelivered, and returns once all are delivered
+/// (or a connection failed, or nothing moved for FAN_STALL). Returns the number of writes.
+#[allow(clippy::too_many_arguments)]
+async fn fan_send(
+    stream: &mut Stream,
+    rx: &mut Rx,
+    fan: &Fan,
+    template: &[u8],
+    scratch: &mut [u8],
+    out: &mut Vec<u8>,
+    rng: &mut u64,
+    target: u64,
+    errors: &Errors,
+) -> Result<u64, String> {
+    let expect = Expect::Seq {
+        opcode: proto::OP_TEXT,
+        template,
+    };
+    let mut ev = Events::new();
+    let mut writes = 0u64;
+    let mut last_progress = (fan.completed.get(), Instant::now());
+    loop {
+        if fan.failed.get() {
+            return Err(errors
+                .first
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| "a connection failed".to_string()));
+        }
+        let completed = fan.completed.get();
+        if completed >= target {
+            return Ok(writes);
+        }
+        if completed != last_progress.0 {
+            last_progress = (completed, Instant::now());
+        }
+        // top the window up: all the messages it has room for, in one write
+        let sent = fan.sent.get();
+        let upto = target.min(completed + fan.window);
+        if upto > sent {
+            out.clear();
+            for seq in sent..upto {
+                let mut v = seq;
+                for d in scratch[..proto::SEQ_DIGITS].iter_mut().rev() {
+                    *d = b'0' + (v % 10) as u8;
+                    v /= 10;
+                }
+                *rng ^= *rng << 13;
+                *rng ^= *rng >> 7;
+                *rng ^= *rng << 17;
+                let mask = ((*rng >> 16) as u32).to_ne_bytes();
+                proto::encode_frame(out, proto::OP_TEXT, scratch, mask);
+            }
+            // booked before the write: the echoes of the first frames can come back before
+            // write_all returns
+            fan.sent.set(upto);
+            stream
+                .write_all(out)
+                .await
+                .map_err(|e| format!("write: {e}"))?;
+            stream.flush().await.map_err(|e| format!("write: {e}"))?;
+            writes += 1;
+            continue; // the write may have let other connections run
+        }
+        let stall = tokio::time::sleep_until((last_progress.1 + FAN_STALL).into());
+        tokio::select! {
+            r = stream.read(rx.space()) => {
+                let n = r.map_err(|e| format!("read: {e}"))?;
+                if n == 0 {
+                    return Err("server closed the sender's connection during fanout".to_string());
+                }
+                fan.reads.set(fan.reads.get() + 1);
+                rx.filled(n);
+                fan_on_data(stream, rx, &mut ev, &expect, fan).await?;
+            }
+            _ = fan.progress.notified() => {}
+            _ = stall => {
+                let c = fan.completed.get();
+                let have = fan.counts.borrow()[(c % fan.window) as usize];
+                return Err(format!(
+                    "stalled for {} s: message {c} reached {have} of {} connections",
+                    FAN_STALL.as_secs(),
+                    fan.conns
+                ));
+            }
+        }
+    }
+}
+
+async fn fanout(args: &Args) -> Result<(), String> {
+    let url = args.target()?;
+    let receivers = args.num("receivers", Some(100))?;
+    let inflight = args.num("inflight", Some(16))?.max(1);
+    let size = args.num("size", Some(64))? as usize;
+    if !(proto::SEQ_DIGITS..=65536).contains(&size) {
+        return Err(format!(
+            "--size must be {}..65536 (the message starts with a {}-digit sequence number)",
+            proto::SEQ_DIGITS,
+            proto::SEQ_DIGITS
+        ));
+    }
+    let warmup = args.num("warmup", Some(0))?;
+    let messages = args.num("messages", None)?;
+    let sync = args.flag("sync");
+    let mut stdin = stdin_lines();
+    let conns = receivers + 1;
+    let total = warmup + messages;
+
+    // the fixed part of every message; bytes [0, SEQ_DIGITS) are the sequence number
+    let mut template = make_payload(proto::OP_TEXT, size);
+    template[..proto::SEQ_DIGITS].fill(b'0');
+    let template: Rc<Vec<u8>> = Rc::new(template);
+    let errors = Errors::new();
+    let fan = Rc::new(Fan {
+        conns,
+        window: inflight,
+        counts: RefCell::new(vec![0; inflight as usize]),
+        sent: Cell::new(0),
+        completed: Cell::new(0),
+        reads: Cell::new(0),
+        failed: Cell::new(false),
+        progress: Notify::new(),
+    });
+
+    // every connection (the last one is the sender) is upgraded before anything is sent
+    let mut handles = Vec::with_capacity(conns as usize);
+    for _ in 0..conns {
+        let url = url.clone();
+        handles.push(tokio::task::spawn_local(async move {
+            proto::connect(&url, HANDSHAKE_TIMEOUT).await
+        }));
+    }
+    let mut streams = Vec::with_capacity(conns as usize);
+    for h in handles {
+        match h.await.map_err(|e| e.to_string())? {
+            Ok(s) => streams.push(s),
+            Err(e) => errors.add(e),
+        }
+    }
+    let fail_line = |key: &str, n: u64| {
+        println!(
+            "{{\"{key}\":{n},\"errors\":{}{}}}",
+            errors.count.get().max(1),
+            errors.json_suffix()
+        );
+        std::process::exit(1);
+    };
+    if errors.count.get() > 0 {
+        fail_line("connected", streams.len() as u64);
+    }
+    let (mut sender, leftover) = streams.pop().expect("at least one connection");
+    let mut sender_rx = Rx::new(64 * 1024, &leftover);
+    let mut tasks = Vec::with_capacity(receivers as usize);
+    for (stream, leftover) in streams {
+        let (fan, template, errors) = (fan.clone(), template.clone(), errors.clone());
+        tasks.push(tokio::task::spawn_local(async move {
+            let rx = Rx::new(64 * 1024, &leftover);
+            let r = fan_receiver(stream, rx, &fan, &template, total).await;
+            if let Err(e) = &r {
+                errors.add(e.clone());
+                fan.fail();
+            }
+            r
+        }));
+    }
+
+    let mut scratch = template.to_vec();
+    let mut out = Vec::with_capacity((size + 14) * inflight as usize);
+    let mut rng = u64::from_ne_bytes(proto::random_bytes::<8>()) | 1;
+    macro_rules! send {
+        ($target:expr) => {
+            fan_send(
+                &mut sender,
+                &mut sender_rx,
+                &fan,
+                &template,
+                &mut scratch,
+                &mut out,
+                &mut rng,
+                $target,
+                &errors,
+            )
+            .await
+        };
+    }
+
+    // warm-up: the same job on the same connections, not measured
+    if let Err(e) = send!(warmup) {
+        if errors.count.get() == 0 {
+            errors.add(e);
+        }
+        fail_line("connected", conns);
+    }
+    println!("{{\"connected\":{conns},\"receivers\":{receivers},\"warmup\":{warmup},\"errors\":0}}");
+    if sync {
+        // the runner reads the server's CPU counters, then says go
+        if stdin.recv().await.is_none() {
+            return Err("stdin closed before go".to_string());
+        }
+    }
+
+    let reads0 = fan.reads.get();
+    let start = Instant::now();
+    let writes = match send!(total) {
+        Ok(w) => w,
+        Err(e) => {
+            if errors.count.get() == 0 {
+                errors.add(e);
+            }
+            fail_line("messages", fan.completed.get().saturating_sub(warmup));
+            unreachable!()
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let reads = fan.reads.get() - reads0;
+    let ticks = cpu_ticks();
+
+    // every receiver has every message by now (delivered = all connections have it)
+    let mut done = vec![(sender, sender_rx)];
+    for t in tasks {
+        match t.await.map_err(|e| e.to_string())? {
+            Ok(d) => done.push(d),
+            Err(e) => errors.add(e),
+        }
+    }
+    if errors.count.get() > 0 {
+        fail_line("messages", messages);
+    }
+    println!(
+        "{{\"messages\":{messages},\"deliveries\":{},\"connections\":{conns},\"seconds\":{secs:.6},\
+         \"cpu_ticks\":{ticks},\"sender_writes\":{writes},\"reads\":{reads},\"errors\":0}}",
+        messages * conns
+    );
+
+    // close politely, all at once
+    let mut closers = Vec::with_capacity(done.len());
+    for (stream, rx) in done {
+        closers.push(tokio::task::spawn_local(proto::close(
+            stream,
+            rx,
+            CLOSE_TIMEOUT,
+        )));
+    }
+    for c in closers {
+        let _ = c.await;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

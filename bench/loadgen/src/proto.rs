@@ -286,10 +286,17 @@ pub fn close_frame(code: u16) -> Vec<u8> {
     v
 }
 
+/// Decimal digits of the sequence number that starts every fanout message (zero-padded).
+pub const SEQ_DIGITS: usize = 16;
+
 /// What a data message must look like; `Any` accepts (and ignores) every data message.
+/// `Seq` (fanout): `template.len()` bytes with this opcode, the first `SEQ_DIGITS` a decimal
+/// sequence number that must be `Rx::seq_next` (then incremented: every message once, in
+/// order), the rest equal to `template`'s bytes.
 pub enum Expect<'a> {
     Any,
     Exact { opcode: u8, payload: &'a [u8] },
+    Seq { opcode: u8, template: &'a [u8] },
 }
 
 /// What one `Rx::process` call saw.
@@ -330,6 +337,9 @@ pub struct Rx {
     msg_len: u64,
     ctrl: [u8; 125],
     ctrl_len: usize,
+    seq_acc: u64,
+    /// `Expect::Seq`: the sequence number the next message must carry (= messages seen).
+    pub seq_next: u64,
 }
 
 impl Rx {
@@ -347,6 +357,8 @@ impl Rx {
             msg_len: 0,
             ctrl: [0; 125],
             ctrl_len: 0,
+            seq_acc: 0,
+            seq_next: 0,
         }
     }
 
@@ -385,13 +397,16 @@ impl Rx {
                         if self.msg_opcode != 0 {
                             return Err("new data frame inside a fragmented message".into());
                         }
-                        if let Expect::Exact { opcode: want, .. } = expect {
+                        if let Expect::Exact { opcode: want, .. } | Expect::Seq { opcode: want, .. } =
+                            expect
+                        {
                             if opcode != *want {
                                 return Err(format!("echo has opcode {opcode}, sent {want}"));
                             }
                         }
                         self.msg_opcode = opcode;
                         self.msg_len = 0;
+                        self.seq_acc = 0;
                     }
                     OP_CLOSE | OP_PING | OP_PONG => {
                         if !fin || len > 125 {
@@ -415,17 +430,40 @@ impl Rx {
                     self.ctrl[self.ctrl_len..self.ctrl_len + take].copy_from_slice(chunk);
                     self.ctrl_len += take;
                 } else {
-                    if let Expect::Exact { payload, .. } = expect {
-                        let off = self.msg_len as usize;
-                        if off + take > payload.len() {
-                            return Err(format!(
-                                "echo longer than the message sent ({} bytes)",
-                                payload.len()
-                            ));
+                    match expect {
+                        Expect::Exact { payload, .. } => {
+                            let off = self.msg_len as usize;
+                            if off + take > payload.len() {
+                                return Err(format!(
+                                    "echo longer than the message sent ({} bytes)",
+                                    payload.len()
+                                ));
+                            }
+                            if chunk != &payload[off..off + take] {
+                                return Err("echo content differs from the message sent".into());
+                            }
                         }
-                        if chunk != &payload[off..off + take] {
-                            return Err("echo content differs from the message sent".into());
+                        Expect::Seq { template, .. } => {
+                            let off = self.msg_len as usize;
+                            if off + take > template.len() {
+                                return Err(format!(
+                                    "message longer than the {} bytes sent",
+                                    template.len()
+                                ));
+                            }
+                            // the sequence number's digits, then the fixed rest
+                            let digits = SEQ_DIGITS.saturating_sub(off).min(take);
+                            for &b in &chunk[..digits] {
+                                if !b.is_ascii_digit() {
+                                    return Err("message without a decimal sequence number".into());
+                                }
+                                self.seq_acc = self.seq_acc * 10 + (b - b'0') as u64;
+                            }
+                            if chunk[digits..] != template[off + digits..off + take] {
+                                return Err("message content differs from the message sent".into());
+                            }
                         }
+                        Expect::Any => {}
                     }
                     self.msg_len += take as u64;
                 }
@@ -452,14 +490,34 @@ impl Rx {
                 OP_PONG => {}
                 _ => {
                     if self.f_fin {
-                        if let Expect::Exact { payload, .. } = expect {
-                            if self.msg_len != payload.len() as u64 {
-                                return Err(format!(
-                                    "echo of {} bytes, sent {}",
-                                    self.msg_len,
-                                    payload.len()
-                                ));
+                        match expect {
+                            Expect::Exact { payload, .. } => {
+                                if self.msg_len != payload.len() as u64 {
+                                    return Err(format!(
+                                        "echo of {} bytes, sent {}",
+                                        self.msg_len,
+                                        payload.len()
+                                    ));
+                                }
                             }
+                            Expect::Seq { template, .. } => {
+                                if self.msg_len != template.len() as u64 {
+                                    return Err(format!(
+                                        "message of {} bytes, sent {}",
+                                        self.msg_len,
+                                        template.len()
+                                    ));
+                                }
+                                if self.seq_acc != self.seq_next {
+                                    return Err(format!(
+                                        "message {} arrived where {} was due (lost, duplicated \
+                                         or out of order)",
+                                        self.seq_acc, self.seq_next
+                                    ));
+                                }
+                                self.seq_next += 1;
+                            }
+                            Expect::Any => {}
                         }
                         self.msg_opcode = 0;
                         ev.messages += 1;
