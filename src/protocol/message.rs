@@ -206,7 +206,11 @@ impl Receiver {
             )
         };
         if header.opcode.is_control() {
-            // At most 125 bytes: the header decoder has checked it.
+            // At most 125 bytes (the header decoder has checked it), and, as in the original,
+            // within maxReceivedFrameSize like any frame (which matters only below 125).
+            if header.payload_len > self.config.max_frame_size {
+                return Err(too_big());
+            }
             return usize::try_from(header.payload_len).map_err(|_| too_big());
         }
         match (header.opcode, self.open) {
@@ -475,6 +479,24 @@ mod tests {
             assert_eq!(run(config, bytes, step), whole, "chunks of {step}");
         }
         whole
+    }
+
+    #[test]
+    fn control_frames_obey_a_frame_limit_below_125() {
+        let mut rx = Receiver::new(ReceiverConfig {
+            role: Role::Client,
+            max_frame_size: 4,
+            max_message_size: 1024,
+            assemble_fragments: true,
+            allowed_rsv: 0,
+        });
+        let mut ok = BytesMut::from(&[0x89, 0x04, b'a', b'b', b'c', b'd'][..]);
+        assert_eq!(
+            rx.read(&mut ok),
+            Ok(Some(Incoming::Ping(Bytes::from_static(b"abcd"))))
+        );
+        let mut big = BytesMut::from(&[0x89, 0x05, b'a', b'b', b'c', b'd', b'e'][..]);
+        assert_eq!(rx.read(&mut big).map_err(|e| e.code), Err(1009));
     }
 
     #[test]
