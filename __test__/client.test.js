@@ -13,7 +13,7 @@ const orig = require('websocket');
 const ours = require('..');
 const {
   defer, runCleanups, sleep, collect, next, utf8Text, bytesOf, withUncaught, SERVER_KINDS, peerServer,
-  rawServer, upgrade101, freePort, clientConnect, clientFails, serverFrame, countingAgent,
+  rawServer, upgrade101, freePort, clientConnect, clientFails, serverFrame, countingAgent, nothingThrown,
 } = require('./helpers');
 
 const WebSocketClient = ours.client;
@@ -24,19 +24,6 @@ const MIB = 1024 * 1024;
 const NAMES = { ours: "this project's server", ws: 'a `ws` server', orig: 'the original `websocket` server' };
 
 afterEach(runCleanups);
-
-// Runs `fn` and fails if anything reaches the process as an uncaught exception meanwhile, or
-// within a few turns of the event loop after it.
-async function nothingThrown(fn) {
-  return withUncaught(async (caught) => {
-    let thrown = null;
-    caught.then((e) => { thrown = e; });
-    const result = await fn();
-    await sleep(50);
-    eq(thrown, null, 'uncaught: ' + (thrown && thrown.stack));
-    return result;
-  });
-}
 
 // The value of the 'close' event of `conn`: [code, description].
 const closeOf = (conn) => next(conn, 'close');

@@ -530,3 +530,39 @@ Object.assign(module.exports, {
   clientConnect,
   clientFails,
 });
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the client, TLS and proxy tests.
+
+// Runs `fn` and fails if anything reaches the process as an uncaught exception meanwhile, or
+// within a few turns of the event loop after it.
+async function nothingThrown(fn) {
+  return withUncaught(async (caught) => {
+    let thrown = null;
+    caught.then((e) => { thrown = e; });
+    const result = await fn();
+    await sleep(50);
+    assert.strictEqual(thrown, null, 'uncaught: ' + (thrown && thrown.stack));
+    return result;
+  });
+}
+
+// Closes `server` after the test, its open sockets (upgraded ones included) destroyed first.
+function closeAfter(server) {
+  const sockets = new Set();
+  const track = (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  };
+  server.on('connection', track);
+  server.on('secureConnection', track);
+  server.on('tlsClientError', () => {});
+  defer(() => {
+    sockets.forEach((s) => s.destroy());
+    return new Promise((resolve) => server.close(() => resolve()));
+  });
+}
+
+const listening = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+
+Object.assign(module.exports, { nothingThrown, closeAfter, listening });

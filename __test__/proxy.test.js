@@ -15,7 +15,8 @@ const tls = require('tls');
 const { once } = require('events');
 const WebSocket = require('ws');
 const {
-  defer, runCleanups, sleep, collect, next, bytesOf, withUncaught, clientConnect, clientFails,
+  defer, runCleanups, sleep, collect, next, bytesOf, clientConnect, clientFails,
+  nothingThrown, closeAfter, listening,
 } = require('./helpers');
 const { makeCerts, haveOpenssl } = require('./certs');
 
@@ -26,37 +27,6 @@ const deq = assert.deepStrictEqual;
 const KIB = 1024;
 
 afterEach(runCleanups);
-
-// Runs `fn` and fails if anything reaches the process as an uncaught exception meanwhile, or
-// within a few turns of the event loop after it.
-async function nothingThrown(fn) {
-  return withUncaught(async (caught) => {
-    let thrown = null;
-    caught.then((e) => { thrown = e; });
-    const result = await fn();
-    await sleep(50);
-    eq(thrown, null, 'uncaught: ' + (thrown && thrown.stack));
-    return result;
-  });
-}
-
-// Closes `server` after the test, its open sockets (upgraded ones included) destroyed first.
-function closeAfter(server) {
-  const sockets = new Set();
-  const track = (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  };
-  server.on('connection', track);
-  server.on('secureConnection', track);
-  server.on('tlsClientError', () => {});
-  defer(() => {
-    sockets.forEach((s) => s.destroy());
-    return new Promise((resolve) => server.close(() => resolve()));
-  });
-}
-
-const listening = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 
 // An HTTP CONNECT proxy on 127.0.0.1. Every CONNECT request's target ('host:port') is pushed to
 // `tunnels`; with `refuse` (a status code) every tunnel is refused with it, otherwise the proxy

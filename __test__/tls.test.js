@@ -14,8 +14,8 @@ const https = require('https');
 const { once } = require('events');
 const WebSocket = require('ws');
 const {
-  defer, runCleanups, sleep, collect, next, utf8Text, bytesOf, withUncaught, wsConnect, wsRefused,
-  clientConnect, clientFails,
+  defer, runCleanups, sleep, collect, next, utf8Text, bytesOf, wsConnect, wsRefused,
+  clientConnect, clientFails, nothingThrown, closeAfter, listening,
 } = require('./helpers');
 const { makeCerts, haveOpenssl } = require('./certs');
 
@@ -29,37 +29,6 @@ const SIZES = [0, 1, 125, 126, 65535, 65536, MIB];
 const UNTRUSTED = /self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer certificate/i;
 
 afterEach(runCleanups);
-
-// Runs `fn` and fails if anything reaches the process as an uncaught exception meanwhile, or
-// within a few turns of the event loop after it.
-async function nothingThrown(fn) {
-  return withUncaught(async (caught) => {
-    let thrown = null;
-    caught.then((e) => { thrown = e; });
-    const result = await fn();
-    await sleep(50);
-    eq(thrown, null, 'uncaught: ' + (thrown && thrown.stack));
-    return result;
-  });
-}
-
-// Closes `server` after the test, its open sockets (upgraded ones included) destroyed first.
-function closeAfter(server) {
-  const sockets = new Set();
-  const track = (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  };
-  server.on('connection', track);
-  server.on('secureConnection', track);
-  server.on('tlsClientError', () => {});
-  defer(() => {
-    sockets.forEach((s) => s.destroy());
-    return new Promise((resolve) => server.close(() => resolve()));
-  });
-}
-
-const listening = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 
 // An https server on 127.0.0.1 (port 0) with `options` (key and cert by default: the server
 // certificate), whose plain requests get 200 'plain https'.

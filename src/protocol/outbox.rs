@@ -172,6 +172,23 @@ impl Outbox {
     /// Queues already encoded frames (a close frame, a user-built frame) behind everything
     /// queued so far.
     pub fn push_encoded(&mut self, bytes: &[u8], token: Option<u32>) {
+        self.push_encoded_with(bytes, token, || Bytes::copy_from_slice(bytes));
+    }
+
+    /// [`Outbox::push_encoded`] for frames shared with other connections (a broadcast): behind
+    /// a large message they wait as another reference to the same bytes, not a copy.
+    pub fn push_encoded_shared(&mut self, bytes: &Bytes) {
+        self.push_encoded_with(bytes, None, || bytes.clone());
+    }
+
+    /// Encoded bytes go straight into the wire buffer unless something waits to be framed;
+    /// then they wait in order, as what `owned` gives.
+    fn push_encoded_with(
+        &mut self,
+        bytes: &[u8],
+        token: Option<u32>,
+        owned: impl FnOnce() -> Bytes,
+    ) {
         if !self.has_pending() {
             self.wire.extend_from_slice(bytes);
             self.framed(bytes.len(), token);
@@ -179,24 +196,8 @@ impl Outbox {
             let q = self.queues();
             q.pending_bytes += bytes.len();
             q.pending.push_back(Pending::Encoded {
-                bytes: Bytes::copy_from_slice(bytes),
+                bytes: owned(),
                 token,
-            });
-        }
-    }
-
-    /// [`Outbox::push_encoded`] for frames shared with other connections (a broadcast): behind
-    /// a large message they wait as another reference to the same bytes, not a copy.
-    pub fn push_encoded_shared(&mut self, bytes: &Bytes) {
-        if !self.has_pending() {
-            self.wire.extend_from_slice(bytes);
-            self.framed(bytes.len(), None);
-        } else {
-            let q = self.queues();
-            q.pending_bytes += bytes.len();
-            q.pending.push_back(Pending::Encoded {
-                bytes: bytes.clone(),
-                token: None,
             });
         }
     }
