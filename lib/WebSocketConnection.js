@@ -249,7 +249,9 @@ WebSocketConnection.prototype._handleNativeEvent = function (kind, number, value
       this._handleClosed(number, value);
       return;
     case KIND.SERVICE:
-      this._bridge.service(number, value);
+      if (this._bridge !== null) {
+        this._bridge.service(number, value);
+      }
       return;
     case KIND.GONE:
       this._id = 0;

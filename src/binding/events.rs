@@ -355,9 +355,15 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
     let outer = DELIVERS_NOW.with(|d| d.replace(true));
     shared.release_refs(env);
     for _ in 0..ROUNDS {
-        let items = std::mem::take(&mut *lock(&shared.queue));
+        let mut items = std::mem::take(&mut *lock(&shared.queue));
+        // A service call queued for a connection that ended since must not reach JS: the id
+        // may already name a new connection.
+        items.retain(|(conn, item)| !matches!(item, Queued::Service) || !conn.is_over());
         if items.is_empty() {
-            break;
+            if lock(&shared.queue).is_empty() {
+                break;
+            }
+            continue;
         }
         // SAFETY: on the JS thread with valid handles (the caller's contract).
         unsafe { deliver(env, dispatch, shared, &items) };

@@ -101,6 +101,8 @@ pub(crate) struct ConnShared {
     /// A bridged connection's `service` call waits in the sink's queue (one at a time, so
     /// that output is taken in the order JS writes it).
     service_queued: AtomicBool,
+    /// Set when the connection ends (with `IoState::finished`), readable without the lock.
+    over: AtomicBool,
     transport: Transport,
     sink: Arc<dyn EventSink>,
     /// Bytes of received messages queued for JS and not yet delivered.
@@ -139,6 +141,7 @@ impl ConnShared {
             }),
             queued: AtomicBool::new(false),
             service_queued: AtomicBool::new(false),
+            over: AtomicBool::new(false),
             transport,
             sink,
             undelivered: AtomicUsize::new(0),
@@ -258,11 +261,21 @@ impl ConnShared {
         }
     }
 
-    /// Asks the JS thread to serve a bridged connection's socket, unless already asked.
+    /// Asks the JS thread to serve a bridged connection's socket, unless already asked or the
+    /// connection is over.
     pub(crate) fn request_service(self: &Arc<Self>) {
+        if self.is_over() {
+            return;
+        }
         if !self.service_queued.swap(true, Ordering::AcqRel) {
             self.sink.service(self);
         }
+    }
+
+    /// True once the connection has ended (its `GONE` is queued or delivered): its id may then
+    /// belong to a new connection, so nothing more may be delivered under it.
+    pub(crate) fn is_over(&self) -> bool {
+        self.over.load(Ordering::Acquire)
     }
 
     /// The JS thread takes up a service request (before taking the output).
@@ -493,6 +506,7 @@ impl ConnShared {
     fn turn_bridged(self: &Arc<Self>, io: &mut IoState, now: Instant) -> Turn {
         if self.lock().killed {
             io.finished = true;
+            self.over.store(true, Ordering::Release);
             io.rbuf = BytesMut::new();
             return Turn::Finished;
         }
@@ -599,6 +613,7 @@ impl ConnShared {
             return;
         }
         io.finished = true;
+        self.over.store(true, Ordering::Release);
         io.rbuf = BytesMut::new();
         let mut core = self.lock();
         core.conn.transport_closed(end);
@@ -613,6 +628,7 @@ impl ConnShared {
     /// Closes the socket and reports the end (unless the environment is gone).
     fn finish(self: &Arc<Self>, io: &mut IoState, end: Option<TransportEnd>) {
         io.finished = true;
+        self.over.store(true, Ordering::Release);
         io.rbuf = BytesMut::new();
         let mut core = self.lock();
         if let Some(end) = end {
