@@ -185,8 +185,17 @@ impl EnvShared {
 
     /// Hands over a reference to delete on the JS thread (from any thread).
     pub(crate) fn release_later(&self, reference: sys::napi_ref) {
-        lock(&self.releases).push(reference as usize);
+        let was_empty = {
+            let mut releases = lock(&self.releases);
+            releases.push(reference as usize);
+            releases.len() == 1
+        };
         self.has_releases.store(true, Ordering::Release);
+        if was_empty {
+            // the runtime thread finished writing a large send: let the JS thread free the
+            // Buffer now rather than at its next event, which may never come
+            self.wake_js_unless_delivering();
+        }
     }
 
     /// Deletes the references handed over so far; on the JS thread of `env`.
@@ -382,6 +391,7 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
         drop(items);
         shared.flush_dirty();
     }
+    shared.release_refs(env);
     DELIVERS_NOW.with(|d| d.set(outer));
     if !outer && !lock(&shared.queue).is_empty() {
         // more than a few rounds' worth: the rest goes in the next wake-up
