@@ -197,6 +197,14 @@ BridgedSocket.prototype.finish = function (how, message) {
   if (this.ended) {
     return;
   }
+  if (this.held !== null) {
+    // the socket ended before the held input was delivered: deliver it first, as the adopted
+    // transport would
+    this.releaseInput();
+    if (this.ended) {
+      return;
+    }
+  }
   this.ended = true;
   const socket = this.socket;
   socket.removeListener('data', this._onData);

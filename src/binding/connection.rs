@@ -265,7 +265,10 @@ pub fn bridge_feed(env: Env, id: u32, chunk: &[u8]) -> u32 {
     let (Some(conn), Some(shared)) = (conn(id), env_shared()) else {
         return TransportGoal::Close as u32;
     };
-    shared.delivering_now(env.raw(), || conn.feed(chunk))
+    shared.delivering_now(env.raw(), || conn.feed(chunk));
+    // The status after the delivery: what it consumed may already have cleared READ_BLOCKED
+    // (and its SERVICE, which says so, may have come and gone during the delivery).
+    conn.bridge_status(false)
 }
 
 /// The next piece of a bridged connection's output as a Buffer (at most 256 KiB), or, when

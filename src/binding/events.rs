@@ -52,6 +52,15 @@ enum Queued {
 /// Output handed to JS with one `SERVICE` event, at most; more is taken with `bridgeTake`.
 pub(crate) const SERVICE_CHUNK: usize = 256 * 1024;
 
+/// Puts `DELIVERS_NOW` back to its value on drop.
+struct RestoreDelivering(bool);
+
+impl Drop for RestoreDelivering {
+    fn drop(&mut self) {
+        DELIVERS_NOW.with(|d| d.set(self.0));
+    }
+}
+
 thread_local! {
     /// Set while a bridged call on the JS thread runs: it delivers what it queued before it
     /// returns, so pushing needs no wake-up of the threadsafe function.
@@ -126,6 +135,9 @@ impl EnvShared {
     /// caller is itself inside a delivery (whose next round takes it).
     pub(crate) fn delivering_now<R>(&self, env: sys::napi_env, f: impl FnOnce() -> R) -> R {
         let outer = DELIVERS_NOW.with(|d| d.replace(true));
+        // Restores the flag even if `f` or the delivery panics (the binding catches panics):
+        // left set, it would keep every later push on this thread from waking JS.
+        let _restore = RestoreDelivering(outer);
         let r = f();
         if !outer {
             let reference = *lock(&self.dispatch) as sys::napi_ref;
@@ -145,7 +157,6 @@ impl EnvShared {
                 unsafe { run_batches(env, dispatch, self) };
             }
         }
-        DELIVERS_NOW.with(|d| d.set(outer));
         r
     }
 
@@ -362,6 +373,7 @@ unsafe extern "C" fn call_js(
 unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &EnvShared) {
     const ROUNDS: usize = 4;
     let outer = DELIVERS_NOW.with(|d| d.replace(true));
+    let restore = RestoreDelivering(outer);
     shared.release_refs(env);
     for _ in 0..ROUNDS {
         let mut items = std::mem::take(&mut *lock(&shared.queue));
@@ -392,9 +404,11 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
         shared.flush_dirty();
     }
     shared.release_refs(env);
-    DELIVERS_NOW.with(|d| d.set(outer));
-    if !outer && !lock(&shared.queue).is_empty() {
-        // more than a few rounds' worth: the rest goes in the next wake-up
+    drop(restore);
+    // More than a few rounds' worth (a send callback that sends again, and so on): the rest
+    // goes in the next wake-up. Pushes made meanwhile did not wake anyone, so this must,
+    // whoever called: run_batches never runs inside another run_batches.
+    if !lock(&shared.queue).is_empty() {
         shared.wake_js();
     }
 }

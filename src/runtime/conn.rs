@@ -519,7 +519,9 @@ impl ConnShared {
     }
 
     /// Bytes JS read from a bridged socket: runs them through the connection (events go to the
-    /// sink) and arms the driver's timer when the deadline moved earlier. Returns the status.
+    /// sink) and arms the driver's timer when the deadline moved earlier. Returns 0, or the
+    /// close goal when the connection is already over (the caller reads the status after
+    /// delivering the events).
     pub(crate) fn feed(self: &Arc<Self>, chunk: &[u8]) -> u32 {
         let mut io = self.io_state();
         if io.finished {
@@ -543,7 +545,7 @@ impl ConnShared {
         }
         drop(io);
         self.arm_timer();
-        self.bridge_status(false)
+        0
     }
 
     /// Gives the driver a bridged connection's deadline when it moved earlier.
