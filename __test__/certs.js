@@ -98,4 +98,12 @@ function makeCerts() {
   }
 }
 
-module.exports = { makeCerts, haveOpenssl, CLIENT_CN, CA_CN };
+// The certificates, or a clear error when the openssl command is missing (for a `before` hook).
+function requireCerts() {
+  if (!haveOpenssl()) {
+    throw new Error('the openssl command line is needed to make the test certificates (apt-get install openssl)');
+  }
+  return makeCerts();
+}
+
+module.exports = { makeCerts, haveOpenssl, CLIENT_CN, CA_CN, requireCerts };

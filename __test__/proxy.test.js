@@ -18,7 +18,7 @@ const {
   defer, runCleanups, sleep, collect, next, bytesOf, clientConnect, clientFails,
   nothingThrown, closeAfter, listening,
 } = require('./helpers');
-const { makeCerts, haveOpenssl } = require('./certs');
+const { requireCerts } = require('./certs');
 
 const WS = process.env.WEBSOCKET_RS_ORACLE ? require('websocket') : require('..');
 
@@ -201,10 +201,7 @@ describe('proxy (HTTP CONNECT tunnels via requestOptions.agent)', function () {
   let certs;
 
   before(function () {
-    if (!haveOpenssl()) {
-      throw new Error('the openssl command line is needed to make the test certificates (apt-get install openssl)');
-    }
-    certs = makeCerts();
+    certs = requireCerts();
   });
 
   it('ws:// through the proxy: echoes text and 64 KiB binary; exactly one tunnel; clean close', async function () {

@@ -17,7 +17,7 @@ const {
   defer, runCleanups, sleep, collect, next, utf8Text, bytesOf, wsConnect, wsRefused,
   clientConnect, clientFails, nothingThrown, closeAfter, listening,
 } = require('./helpers');
-const { makeCerts, haveOpenssl } = require('./certs');
+const { requireCerts } = require('./certs');
 
 const WS = process.env.WEBSOCKET_RS_ORACLE ? require('websocket') : require('..');
 
@@ -129,10 +129,7 @@ describe('tls', function () {
   let certs;
 
   before(function () {
-    if (!haveOpenssl()) {
-      throw new Error('the openssl command line is needed to make the test certificates (apt-get install openssl)');
-    }
-    certs = makeCerts();
+    certs = requireCerts();
   });
 
   describe('server on https', function () {
