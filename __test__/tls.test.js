@@ -122,6 +122,20 @@ async function echoThrough(conn, msgs) {
   });
 }
 
+// An https server with the echo server on it and one `ws` client over TLS: the pieces a test
+// needs, once the server has accepted. `beforeAccept(request)` runs before the accept.
+async function tlsPair(certs, beforeAccept) {
+  const h = await httpsListen(certs);
+  const server = echoServer(h);
+  if (beforeAccept) {
+    server.beforeAccept = beforeAccept;
+  }
+  const accepted = next(server, 'test-accepted');
+  const ws = await wsConnect(wssUrl(h), undefined, { ca: certs.ca });
+  const [conn] = await accepted;
+  return { h, server, ws, conn };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('tls', function () {
@@ -161,13 +175,8 @@ describe('tls', function () {
     });
 
     it('the request is seen as on a TLS socket; many messages in a burst arrive in order', async function () {
-      const h = await httpsListen(certs);
-      const server = echoServer(h);
       let encrypted = null;
-      server.beforeAccept = (request) => { encrypted = request.httpRequest.socket.encrypted; };
-      const accepted = next(server, 'test-accepted');
-      const ws = await wsConnect(wssUrl(h), undefined, { ca: certs.ca });
-      const [conn] = await accepted;
+      const { ws, conn } = await tlsPair(certs, (request) => { encrypted = request.httpRequest.socket.encrypted; });
       eq(encrypted, true);
       const n = 300;
       const got = collect(ws, 'message', n);
@@ -179,11 +188,7 @@ describe('tls', function () {
     });
 
     it('ping from the server reaches the `ws` client, whose pong comes back', async function () {
-      const h = await httpsListen(certs);
-      const server = echoServer(h);
-      const accepted = next(server, 'test-accepted');
-      const ws = await wsConnect(wssUrl(h), undefined, { ca: certs.ca });
-      const [conn] = await accepted;
+      const { ws, conn } = await tlsPair(certs);
       const pinged = next(ws, 'ping');
       const ponged = next(conn, 'pong');
       conn.ping(Buffer.from('are you there'));
@@ -192,11 +197,7 @@ describe('tls', function () {
     });
 
     it('a clean close from the `ws` client: the server sees its code and reason, the client 1000', async function () {
-      const h = await httpsListen(certs);
-      const server = echoServer(h);
-      const accepted = next(server, 'test-accepted');
-      const ws = await wsConnect(wssUrl(h), undefined, { ca: certs.ca });
-      const [conn] = await accepted;
+      const { server, ws, conn } = await tlsPair(certs);
       const serverClosed = next(conn, 'close');
       const clientClosed = next(ws, 'close');
       ws.close(1000, 'bye over tls');
@@ -207,11 +208,7 @@ describe('tls', function () {
     });
 
     it('a clean close from the server: code and reason seen by both sides', async function () {
-      const h = await httpsListen(certs);
-      const server = echoServer(h);
-      const accepted = next(server, 'test-accepted');
-      const ws = await wsConnect(wssUrl(h), undefined, { ca: certs.ca });
-      const [conn] = await accepted;
+      const { server, ws, conn } = await tlsPair(certs);
       const serverClosed = next(conn, 'close');
       const clientClosed = next(ws, 'close');
       conn.close(1000, 'server done');
@@ -223,11 +220,7 @@ describe('tls', function () {
     });
 
     it('a `ws` client that drops its TLS socket: the server connection closes with 1006', async function () {
-      const h = await httpsListen(certs);
-      const server = echoServer(h);
-      const accepted = next(server, 'test-accepted');
-      const ws = await wsConnect(wssUrl(h), undefined, { ca: certs.ca });
-      const [conn] = await accepted;
+      const { server, ws, conn } = await tlsPair(certs);
       const serverClosed = next(conn, 'close');
       ws.terminate();
       eq((await serverClosed)[0], 1006);

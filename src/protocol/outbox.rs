@@ -102,11 +102,14 @@ impl Outbox {
         config: &SenderConfig,
         keys: &mut dyn MaskKeySource,
     ) {
-        if !self.frames_now(payload.len()) {
-            self.push_pending(opcode, super::pool::copy(payload), token);
-        } else {
-            self.encode_now(opcode, payload, token, config, keys);
-        }
+        self.push_message_with(
+            opcode,
+            payload,
+            || super::pool::copy(payload),
+            token,
+            config,
+            keys,
+        );
     }
 
     /// [`Outbox::push_message`] for a payload the caller already owns as `Bytes`: a large one is
@@ -119,16 +122,25 @@ impl Outbox {
         config: &SenderConfig,
         keys: &mut dyn MaskKeySource,
     ) {
-        if !self.frames_now(payload.len()) {
-            self.push_pending(opcode, payload, token);
-        } else {
-            self.encode_now(opcode, &payload, token, config, keys);
-        }
+        self.push_message_with(opcode, &payload, || payload.clone(), token, config, keys);
     }
 
-    /// Whether a message of `len` bytes is framed into the wire buffer at once.
-    fn frames_now(&self, len: usize) -> bool {
-        !self.has_pending() && len <= WIRE_CHUNK
+    /// A message is framed into the wire buffer at once when nothing waits and it fits;
+    /// otherwise it waits in order, as what `owned` gives (called only then).
+    fn push_message_with(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        owned: impl FnOnce() -> Bytes,
+        token: Option<u32>,
+        config: &SenderConfig,
+        keys: &mut dyn MaskKeySource,
+    ) {
+        if !self.has_pending() && payload.len() <= WIRE_CHUNK {
+            self.encode_now(opcode, payload, token, config, keys);
+        } else {
+            self.push_pending(opcode, owned(), token);
+        }
     }
 
     fn encode_now(
