@@ -66,6 +66,28 @@ function upgradeStatus(url, protocols, origin) {
   });
 }
 
+// Starts headless Chromium with a fresh temporary profile (launch() deletes it on close).
+async function launchChromium() {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: this test drives Debian's Chromium`);
+  }
+  const { chromium } = require('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: TIMEOUT,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
 describe('browser demo (examples/chat)', function () {
   this.timeout(TIMEOUT);
   const state = { child: null, browser: null };
@@ -74,27 +96,21 @@ describe('browser demo (examples/chat)', function () {
   let base;
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: this test drives Debian's Chromium. Install it with \`apt-get install chromium\`.`);
+    // Without a Chromium that starts, the suite is skipped with a notice, so that `npm test` passes
+    // on a fresh machine; CI sets WEBSOCKET_RS_REQUIRE_BROWSER=1, which turns the skip into a failure.
+    try {
+      state.browser = await launchChromium();
+    } catch (err) {
+      if (process.env.WEBSOCKET_RS_REQUIRE_BROWSER === '1') {
+        throw err;
+      }
+      console.warn(`\n    NOTICE: browser demo tests skipped: ${err.message.split('\n')[0]}\n` +
+        '    (install Chromium, e.g. `apt-get install chromium`, or set CHROMIUM_PATH; ' +
+        'WEBSOCKET_RS_REQUIRE_BROWSER=1 makes this a failure)\n');
+      this.skip();
     }
-    const { chromium } = require('playwright-core');
     port = await startServer(state);
     base = `http://127.0.0.1:${port}/`;
-    // launch() gives Chromium a fresh temporary profile (user-data-dir) and deletes it on close
-    state.browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: TIMEOUT,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
   });
 
   after(async function () {

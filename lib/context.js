@@ -79,7 +79,8 @@ function flushNow() {
 function noop() {}
 
 // WEBSOCKET_RS_FORCE_BRIDGE=1 bridges every socket (for tests and comparisons), read once.
-const forceBridge = process.env.WEBSOCKET_RS_FORCE_BRIDGE === '1';
+// Windows has no socket descriptor to hand over (libuv reports -1): everything is bridged there.
+const forceBridge = process.env.WEBSOCKET_RS_FORCE_BRIDGE === '1' || process.platform === 'win32';
 
 // Whether Rust can take this socket over: a plain TCP socket with a file descriptor. Anything
 // else (TLS, pipes, wrapped streams) needs the bridged transport.

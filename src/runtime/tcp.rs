@@ -2,7 +2,6 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{BorrowedFd, RawFd};
 
 /// The peer's address, kept from adoption (the socket can no longer tell it once the peer is
 /// gone); the local address is asked of the socket when needed.
@@ -29,7 +28,9 @@ impl SocketInfo {
 
 /// Takes a duplicate of Node's TCP descriptor `fd` (close-on-exec), non-blocking, with
 /// `TCP_NODELAY` as asked. Node keeps and later closes its own copy; this one is ours.
-pub(crate) fn adopt(fd: RawFd, nodelay: bool) -> io::Result<(TcpStream, SocketInfo)> {
+#[cfg(unix)]
+pub(crate) fn adopt(fd: i32, nodelay: bool) -> io::Result<(TcpStream, SocketInfo)> {
+    use std::os::fd::BorrowedFd;
     if fd < 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -47,6 +48,16 @@ pub(crate) fn adopt(fd: RawFd, nodelay: bool) -> io::Result<(TcpStream, SocketIn
     stream.set_nodelay(nodelay)?;
     let info = SocketInfo { peer };
     Ok((stream, info))
+}
+
+/// Windows sockets have no descriptor Node can hand over (libuv reports -1), so lib/context.js
+/// bridges every socket there; this only answers a caller that asks anyway.
+#[cfg(not(unix))]
+pub(crate) fn adopt(_fd: i32, _nodelay: bool) -> io::Result<(TcpStream, SocketInfo)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "socket adoption needs a Unix file descriptor",
+    ))
 }
 
 /// Describes an I/O error as Node does in socket errors: the syscall, then the errno name
@@ -68,13 +79,14 @@ pub(crate) fn describe_error(syscall: &str, e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsRawFd;
 
+    #[cfg(unix)]
     #[test]
     fn adopts_a_duplicate_and_reports_addresses() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
+        use std::os::fd::AsRawFd;
         let (dup, info) = adopt(server.as_raw_fd(), true).unwrap();
         assert_ne!(dup.as_raw_fd(), server.as_raw_fd());
         assert_eq!(SocketInfo::ip_string(&info.peer), "127.0.0.1");
@@ -95,8 +107,10 @@ mod tests {
         assert_eq!(&buf, b"ping");
     }
 
+    #[cfg(unix)]
     #[test]
     fn refuses_what_is_not_a_connected_socket() {
+        use std::os::fd::AsRawFd;
         assert!(adopt(-1, true).is_err());
         let file = std::fs::File::open("/dev/null").unwrap();
         assert!(adopt(file.as_raw_fd(), true).is_err());
