@@ -70,6 +70,24 @@ if (!fs.existsSync(path.join(buildDir, binary))) {
   process.exit(1);
 }
 
+// The highest glibc symbol version the binary needs: at most 2.17, as napi-rs's own packages, so
+// that it loads on every glibc distribution Node itself supports.
+const MAX_GLIBC = [2, 17];
+const dump = spawnSync('objdump', ['-T', path.join(buildDir, binary)], { encoding: 'utf8' });
+if (dump.status !== 0) {
+  console.error('websocket-rs package: objdump -T failed (install binutils): ' + (dump.error ? dump.error.message : dump.stderr));
+  process.exit(1);
+}
+const needed = [...new Set(dump.stdout.match(/GLIBC_[0-9.]+/g) || [])]
+  .map((v) => v.slice(6).split('.').map(Number))
+  .sort((a, b) => a[0] - b[0] || a[1] - b[1] || (a[2] || 0) - (b[2] || 0))
+  .pop() || [0, 0];
+const glibc = needed.join('.');
+if (needed[0] > MAX_GLIBC[0] || (needed[0] === MAX_GLIBC[0] && needed[1] > MAX_GLIBC[1])) {
+  console.error(`websocket-rs package: ${binary} needs glibc ${glibc}, more than ${MAX_GLIBC.join('.')}`);
+  process.exit(1);
+}
+
 // 2. The platform package: npm/linux-x64-gnu at the root's version, with the binary.
 const platformDir = path.join(stage, SUFFIX);
 fs.mkdirSync(platformDir, { recursive: true });
@@ -109,7 +127,7 @@ if (stray.length > 0) {
 }
 const rootTgz = pack(rootDir);
 
-console.log('\nwebsocket-rs package:');
+console.log(`\nwebsocket-rs package (${binary} needs glibc ${glibc} at most):`);
 for (const f of [rootTgz, platformTgz]) {
   console.log(`  ${path.relative(root, f)}  (${fs.statSync(f).size} bytes)`);
 }
