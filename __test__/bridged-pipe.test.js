@@ -16,6 +16,11 @@ function upgradeRequest() {
     'Sec-WebSocket-Version: 13\r\n\r\n';
 }
 
+// A local socket path: a Unix domain socket, or a named pipe on Windows (Node's `\\?\pipe\` form).
+function pipePath(dir, name) {
+  return process.platform === 'win32' ? path.join('\\\\?\\pipe', dir, name) : path.join(dir, name);
+}
+
 describe('a socket that cannot be handed to Rust', function () {
   let dir;
   let httpServer;
@@ -41,7 +46,7 @@ describe('a socket that cannot be handed to Rust', function () {
   });
 
   it('is bridged: a ws client over a Unix socket echoes text and binary and closes cleanly', async function () {
-    const sockPath = path.join(dir, 'ws.sock');
+    const sockPath = pipePath(dir, 'ws.sock');
     httpServer = http.createServer((req, res) => {
       res.end('plain http still works');
     });
@@ -100,7 +105,7 @@ describe('a socket that cannot be handed to Rust', function () {
   });
 
   it('a protocol violation on a bridged socket closes it with 1002', async function () {
-    const sockPath = path.join(dir, 'ws2.sock');
+    const sockPath = pipePath(dir, 'ws2.sock');
     httpServer = http.createServer();
     wsServer = new WebSocketServer({ httpServer });
     const closes = [];
