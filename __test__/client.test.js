@@ -4,7 +4,8 @@
 // 127.0.0.1 against real servers: this project's server, a `ws` WebSocketServer and the original
 // `websocket` package's server, plus bare TCP servers written here when a test needs to see or
 // shape the bytes on the wire. Expected behaviour is WebSocket-Node 1.0.35's
-// (node_modules/websocket/lib) unless DESIGN.md §1 or issue 4 says otherwise.
+// (node_modules/websocket/lib) unless the README's "Differences" sections or issue 4 say
+// otherwise.
 const assert = require('assert');
 const http = require('http');
 const url = require('url');

@@ -3,7 +3,8 @@
 // and `connection` (lib/WebSocketConnection.js over the Rust core). Every test uses real sockets
 // on 127.0.0.1 and real peers: the `ws` package, the original `websocket` package's client, or a
 // raw TCP client when the test needs to see or shape the bytes on the wire. Expected behaviour
-// is WebSocket-Node 1.0.35's (node_modules/websocket/lib) unless DESIGN.md says otherwise.
+// is WebSocket-Node 1.0.35's (node_modules/websocket/lib) unless the README's "Differences"
+// sections say otherwise.
 const assert = require('assert');
 const http = require('http');
 const net = require('net');

@@ -2,7 +2,8 @@
 // Tests for `w3cwebsocket` (lib/W3CWebSocket.js): the browser's WebSocket API on top of the
 // client, against this project's server, a `ws` WebSocketServer and the original `websocket`
 // package's server, on 127.0.0.1. Expected behaviour is WebSocket-Node 1.0.35's W3CWebSocket
-// (node_modules/websocket/lib/W3CWebSocket.js) except where DESIGN.md §1 / issue 4 ask for more:
+// (node_modules/websocket/lib/W3CWebSocket.js) except where the README ("Differences") / issue 4
+// ask for more:
 // `bufferedAmount` reports real bytes, close() checks its arguments as the spec says, and an
 // empty text message is delivered.
 const assert = require('assert');

@@ -1,7 +1,7 @@
 'use strict';
-// The bridged transport (DESIGN.md §2, "Bridged stream"): for a socket Rust cannot take over
-// (TLS, a proxy tunnel, any duplex stream) Node keeps the socket and this object drives the same
-// Rust connection from it. Each chunk read goes in with one synchronous call (its events are
+// The bridged transport (docs/ARCHITECTURE.md, "Two transports"): for a socket Rust cannot take
+// over (TLS, a proxy tunnel, any duplex stream) Node keeps the socket and this object drives the
+// same Rust connection from it. Each chunk read goes in with one synchronous call (its events are
 // delivered before the call returns); output comes back as SERVICE events or `bridgeTake`
 // results and is written at once, in order. The protocol, its timers and limits stay in Rust.
 

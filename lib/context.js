@@ -94,10 +94,11 @@ function canAdopt(socket) {
     typeof handle.fd === 'number' && handle.fd >= 0;
 }
 
-// Gives a socket to Rust, all in one tick (DESIGN.md §2): stop Node reading, collect what it
-// already read, let Rust duplicate the descriptor (and write `response` first), then destroy
-// Node's socket, which closes Node's copy of the descriptor without shutting the connection
-// down. `chunks` are bytes received after the HTTP head. Returns the connection's id.
+// Gives a socket to Rust, all in one tick (docs/ARCHITECTURE.md, "Two transports"): stop Node
+// reading, collect what it already read, let Rust duplicate the descriptor (and write `response`
+// first), then destroy Node's socket, which closes Node's copy of the descriptor without shutting
+// the connection down. `chunks` are bytes received after the HTTP head. Returns the connection's
+// id.
 function handOff(socket, chunks, response, options, connection) {
   if (!initialised) {
     native.init(dispatch);

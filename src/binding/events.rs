@@ -1,9 +1,10 @@
 //! Rust → JS event delivery: one queue and one threadsafe function per JS environment.
 //!
-//! Performance choice (DESIGN.md §2): connections append to a shared queue and only the
-//! empty → non-empty transition wakes the JS thread; one wake-up hands every queued event of
-//! every connection to JavaScript as one flat array, then flushes the sends those events
-//! caused, once per connection. One threadsafe-function call per message measured ~1.5× slower.
+//! Performance choice (docs/ARCHITECTURE.md, "Events: Rust to JS"): connections append to a
+//! shared queue and only the empty → non-empty transition wakes the JS thread; one wake-up
+//! hands every queued event of every connection to JavaScript as one flat array, then flushes
+//! the sends those events caused, once per connection. One threadsafe-function call per message
+//! measured ~1.5× slower.
 
 use std::ffi::c_void;
 use std::ptr;

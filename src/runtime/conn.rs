@@ -91,7 +91,7 @@ struct IoState {
 ///
 /// Memory choice: a connection is not a task. Its waker is a weak reference to itself, so
 /// while idle it costs this struct and the socket's registration, and no task state
-/// (DESIGN.md §2: 10,000 idle connections).
+/// (docs/ARCHITECTURE.md, "Memory and lifetime": 10,000 idle connections).
 pub(crate) struct ConnShared {
     pub(crate) id: u32,
     core: Mutex<ConnCore>,
@@ -751,8 +751,8 @@ fn read_some(
             Err(e) => return Err(describe_error("read", &e)),
         }
     }
-    // An idle connection keeps no read buffer (DESIGN.md §2, memory); a large one goes to the
-    // runtime's spares for the next large frame.
+    // An idle connection keeps no read buffer (docs/ARCHITECTURE.md, "Memory and lifetime"); a
+    // large one goes to the runtime's spares for the next large frame.
     if rbuf.is_empty() {
         let buf = std::mem::take(rbuf);
         if buf.capacity() >= SPARE_MIN {

@@ -13,7 +13,8 @@ use tokio::runtime::Handle;
 ///
 /// Performance choice: with sends corked and flushed from the JS thread, the JS thread is the
 /// bottleneck and this thread stays lightly loaded, so one thread serves every connection of
-/// every worker; more worker threads measured no gain (DESIGN.md §2).
+/// every worker; more worker threads measured no gain (docs/ARCHITECTURE.md, "Measured
+/// choices").
 pub(crate) fn handle() -> std::io::Result<Handle> {
     static HANDLE: Mutex<Option<Handle>> = Mutex::new(None);
     let mut slot = HANDLE.lock().unwrap_or_else(|e| e.into_inner());
