@@ -700,6 +700,23 @@ describe('client: failures', function () {
     deq(events, []);
   });
 
+  it('abort() while the server holds the handshake: connectFailed with socket hang up, as the original', async function () {
+    // WebSocket-Node's own "TCP connection drop before server accepts request" test waits for this.
+    const seen = {};
+    for (const [name, impl] of [['orig', orig], ['ours', ours]]) {
+      const client = new impl.client();
+      const rs = await rawServer(() => client.abort()); // the request has reached the server
+      const events = [];
+      client.on('connect', (c) => events.push('connect') && c.drop());
+      const failed = once(client, 'connectFailed');
+      client.connect(rs.url);
+      const [err] = await nothingThrown(() => failed);
+      seen[name] = [err.code, err.message, events];
+    }
+    deq(seen.ours, seen.orig);
+    deq(seen.ours, ['ECONNRESET', 'socket hang up', []]);
+  });
+
   it('garbage instead of a 101: connectFailed saying the response could not be parsed', async function () {
     const err = await failsWith((peer) => peer.socket.write('garbage garbage garbage\r\n\r\n'));
     assert.match(err.message, /Parse Error/);

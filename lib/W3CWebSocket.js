@@ -171,15 +171,17 @@ W3CWebSocket.prototype.send = function (data) {
   }
 };
 
-// The spec's checks: a code is 1000 or 3000-4999, a reason at most 123 bytes of UTF-8.
+// As the original: a code is passed on to connection.close(), which refuses only codes that may
+// not go on the wire (1004-1006, 1015, unassigned ones) with an Error; 1001 and 2000-2999 pass,
+// unlike the browser rule (1000, 3000-4999). A missing or 0 code closes with 1000. The reason is
+// checked against the 123 bytes a close frame has room for (the original would send an
+// oversized control frame).
 W3CWebSocket.prototype.close = function (code, reason) {
-  if (code !== undefined) {
+  if (code) {
     // WebIDL turns the argument into an integer first ('4000' closes with 4000).
     code = Math.trunc(Number(code));
-    if (!(code === 1000 || (code >= 3000 && code <= 4999))) {
-      throw domError('InvalidAccessError',
-        'The close code must be either 1000, or between 3000 and 4999. ' + code + ' is neither.');
-    }
+  } else {
+    code = undefined;
   }
   if (reason !== undefined && Buffer.byteLength(String(reason)) > 123) {
     throw domError('SyntaxError', 'The close reason must not be greater than 123 UTF-8 bytes.');
@@ -247,7 +249,9 @@ function onClose(code, reason) {
   this.dispatchEvent(makeEvent('close', {
     code: code,
     reason: reason || '',
-    wasClean: code === 1000 || (code >= 3000 && code <= 4999) || code === 1001 || code === 1005,
+    // As the original: only a close with 1000 (or none) is clean. Libraries built on it (e.g.
+    // web3-providers-ws) reconnect after any other code, 1001 "going away" included.
+    wasClean: code === undefined || code === 1000,
   }));
 }
 

@@ -144,8 +144,7 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
 
   let settled = false;
   function fail(error) {
-    // After abort() the request's own errors are not reported, as with the original.
-    if (!settled && !req._websocketRsAborted) {
+    if (!settled) {
       settled = true;
       self._req = null;
       self.emit('connectFailed', error);
@@ -264,13 +263,16 @@ WebSocketClient.prototype.succeedHandshake = function () {
 
 const EMPTY = Buffer.alloc(0);
 
+// As the original's `req.abort()`: once the TCP connection is up (the handshake is waiting for
+// the server), Node reports "socket hang up" and that becomes `connectFailed`; before the socket
+// connects, Node reports nothing and no event follows.
 WebSocketClient.prototype.abort = function () {
   if (this._req) {
     const req = this._req;
     this._req = null;
-    req._websocketRsAborted = true;
-    req.on('error', function () {});
-    req.destroy();
+    // abort(), not destroy(): only abort() stays silent for a request whose socket is not yet
+    // connected, and the original relies on both behaviours.
+    req.abort();
   }
 };
 
