@@ -236,6 +236,23 @@ describe('lifetime', function () {
       }
     });
 
+    it("a script shaped like WebSocket-Node's echo-server (connection._debug.printOutput() on close) " +
+      'serves a second client after the first leaves', async function () {
+      child = new Child('echo-server-debug.js');
+      const port = Number(await child.line('PORT '));
+      const first = await openClient(port);
+      clients.push(first);
+      assert.strictEqual(await echo(first, 'one'), 'one');
+      first.close(1000);
+      assert.strictEqual(await first.closed, 1000);
+      assert.strictEqual(await child.line('CLOSE '), '1000', 'stderr: ' + child.stderr);
+      const second = await openClient(port);
+      clients.push(second);
+      assert.strictEqual(await echo(second, 'two'), 'two');
+      assert.ok(child.alive, 'stderr: ' + child.stderr);
+      assert.strictEqual(child.stderr, '');
+    });
+
     it('the child stays alive while a connection is open and exits by itself (0) after ' +
       'shutDown() and httpServer.close()', async function () {
       child = new Child('lifetime-server.js', ['keep-http']);

@@ -96,6 +96,15 @@ Object.assign(WebSocketConnection.prototype, {
   _bridge: null,
 });
 
+// The original's per-connection debug logger, as scripts copied from WebSocket-Node's own
+// (test/scripts/echo-server.js calls `connection._debug.printOutput()` on close) expect it with
+// debugging off: a function that logs nothing, `enabled` false, `printOutput()` a no-op. One
+// shared object on the prototype, so a connection pays nothing for it; it records nothing.
+function debugOff() {}
+debugOff.enabled = false;
+debugOff.printOutput = function printOutput() {};
+WebSocketConnection.prototype._debug = debugOff;
+
 // Tokens for send callbacks; unique across the environment, which is more than needed.
 let nextToken = 1;
 
