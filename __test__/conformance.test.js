@@ -259,6 +259,44 @@ for (const role of ['server', 'client']) {
     });
 
     // -----------------------------------------------------------------------------------------
+    // Autobahn's strict results for 3.2-3.4, 4.1.3-4.1.5, 4.2.3-4.2.5 and 5.15: a valid message
+    // and a violation in the same write. The message is delivered and its echo goes out, then
+    // the close frame; nothing after the violation is delivered or answered.
+    describe('3-5 strict: a valid message, then a violation, in one write', function () {
+      const messages = {
+        text: (p) => p.frame(TEXT, 'hello'),
+        binary: (p) => p.frame(BINARY, bytes(20, 3)),
+        'text in 3 fragments': (p) => fragments(p, TEXT, [Buffer.from('he'), Buffer.from('ll'), Buffer.from('o')]),
+        'binary in 2 fragments': (p) => fragments(p, BINARY, [bytes(10, 3), bytes(10, 4)]),
+      };
+      const expected = {
+        text: [TEXT, 'hello'],
+        binary: [BINARY, bytes(20, 3)],
+        'text in 3 fragments': [TEXT, 'hello'],
+        'binary in 2 fragments': [BINARY, Buffer.concat([bytes(10, 3), bytes(10, 4)])],
+      };
+      const violations = {
+        'a text frame with RSV1': (p) => p.frame(TEXT, 'bad', { rsv: 4 }),
+        'a binary frame with RSV2': (p) => p.frame(BINARY, bytes(4), { rsv: 2 }),
+        'a ping with RSV3': (p) => p.frame(PING, 'bad', { rsv: 1 }),
+        'reserved opcode 0x3': (p) => p.frame(3, 'bad'),
+        'reserved control opcode 0xB': (p) => p.frame(0xB, 'bad'),
+        'a continuation with no message started': (p) => p.frame(CONT, 'bad', { fin: false }),
+      };
+      for (const m of Object.keys(messages)) {
+        for (const v of Object.keys(violations)) {
+          it(m + ', then ' + v + ', then a ping → the echo, then close 1002, no pong', async function () {
+            const s = await open();
+            s.peer.write(Buffer.concat([messages[m](s.peer), violations[v](s.peer), s.peer.frame(PING, 'after')]));
+            const [op, payload] = expected[m];
+            await s.peer.expectEcho(op, payload);
+            await failsWith(s, 1002);
+          });
+        }
+      }
+    });
+
+    // -----------------------------------------------------------------------------------------
     describe('4 opcodes', function () {
       for (const op of [0x3, 0x4, 0x5, 0x6, 0x7]) {
         it('reserved non-control opcode 0x' + op.toString(16) + ' → close 1002', async function () {

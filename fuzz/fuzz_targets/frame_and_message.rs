@@ -335,6 +335,17 @@ fuzz_target!(|raw: &[u8]| {
         rbuf.extend_from_slice(piece);
         conn.receive(&mut rbuf, now);
         conn.take_events(&mut got);
+        // As a transport does once the events before a violation are delivered.
+        if let Some(i) = got
+            .iter()
+            .position(|e| matches!(e, Event::FailAfterDelivery { .. }))
+        {
+            let Event::FailAfterDelivery { code, reason } = got.remove(i) else {
+                unreachable!()
+            };
+            conn.fail_after_delivery(code, &reason, now);
+            conn.take_events(&mut got);
+        }
         drain(&mut conn, &mut wire);
         if i == 0 && local_close && conn.state() == ConnectionState::Open {
             conn.close(code::NORMAL, "bye", now);

@@ -376,19 +376,35 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
     let outer = DELIVERS_NOW.with(|d| d.replace(true));
     let restore = RestoreDelivering(outer);
     shared.release_refs(env);
+    let mut failing = Vec::new();
     for _ in 0..ROUNDS {
         let mut items = std::mem::take(&mut *lock(&shared.queue));
         // A service call queued for a connection that ended since must not reach JS: the id
-        // may already name a new connection.
-        items.retain(|(conn, item)| !matches!(item, Queued::Service) || !conn.is_over());
-        if items.is_empty() {
+        // may already name a new connection. A protocol violation is acted on after the
+        // batch, not shown to JS.
+        items.retain_mut(|(conn, item)| match item {
+            Queued::Service => !conn.is_over(),
+            Queued::Event(Event::FailAfterDelivery { code, reason }) => {
+                failing.push((conn.clone(), *code, std::mem::take(reason)));
+                false
+            }
+            _ => true,
+        });
+        if items.is_empty() && failing.is_empty() {
             if lock(&shared.queue).is_empty() {
                 break;
             }
             continue;
         }
-        // SAFETY: on the JS thread with valid handles (the caller's contract).
-        unsafe { deliver(env, dispatch, shared, &items) };
+        if !items.is_empty() {
+            // SAFETY: on the JS thread with valid handles (the caller's contract).
+            unsafe { deliver(env, dispatch, shared, &items) };
+        }
+        // The batch that carried the events before a violation is over, with the replies its
+        // handlers queued: the close frame goes after them (its Closed comes next round).
+        for (conn, code, reason) in failing.drain(..) {
+            conn.fail_after_delivery(code, &reason);
+        }
         for (conn, item) in &items {
             match item {
                 Queued::Event(e) => conn.delivered(delivered_bytes(e)),
@@ -598,6 +614,8 @@ unsafe fn encode(env: sys::napi_env, e: &Event) -> (u32, u32, Option<sys::napi_v
                 u32::from(*code),
                 description.as_ref().map(|d| string(env, d.as_bytes())),
             ),
+            // Taken out of every batch by `run_batches`; a kind JS ignores if one got here.
+            Event::FailAfterDelivery { .. } => (0, 0, None),
         }
     }
 }

@@ -58,6 +58,14 @@ pub enum Event {
     SendFailed(u32),
     /// A transport error while open (the `error` event); `Closed` follows.
     Error(String),
+    /// A protocol violation ended reading. Never shown to the application: the transport
+    /// delivers the events before this one, then calls [`Connection::fail_after_delivery`]
+    /// with `code` and `reason`, so that the replies the application made while handling them
+    /// go out before the close frame (as with the original, which delivers synchronously).
+    FailAfterDelivery {
+        code: u16,
+        reason: Box<str>,
+    },
     /// The connection is over. `description` is `None` when the code's standard text applies.
     Closed {
         code: u16,
@@ -221,7 +229,15 @@ impl Connection {
                 Ok(Some(incoming)) => self.handle(incoming, now),
                 Ok(None) => break,
                 Err(e) => {
-                    self.fail(e.code, e.reason.into_owned(), now);
+                    // Nothing after the violation is read. The code is kept in case the
+                    // transport ends before the events are delivered.
+                    self.close_code = Some(e.code);
+                    self.stop_keepalive();
+                    self.events.push(Event::FailAfterDelivery {
+                        code: e.code,
+                        reason: e.reason.into(),
+                    });
+                    buf.clear();
                     break;
                 }
             }
@@ -427,6 +443,15 @@ impl Connection {
                 code: status,
                 description: self.close_description.as_deref().map(str::to_owned),
             });
+        }
+    }
+
+    /// Fails the connection for the violation a [`Event::FailAfterDelivery`] reported, once the
+    /// events before it reached the application: the close frame goes after the sends queued
+    /// meanwhile. Does nothing if the connection has ended since.
+    pub fn fail_after_delivery(&mut self, status: u16, reason: &str, now: Instant) {
+        if !self.closed_emitted {
+            self.fail(status, reason.to_owned(), now);
         }
     }
 
@@ -636,9 +661,20 @@ mod tests {
         out
     }
 
+    /// The events as a transport delivers them: a violation's close follows the delivery.
     fn events(c: &mut Connection) -> Vec<Event> {
         let mut v = Vec::new();
         c.take_events(&mut v);
+        if let Some(i) = v
+            .iter()
+            .position(|e| matches!(e, Event::FailAfterDelivery { .. }))
+        {
+            let Event::FailAfterDelivery { code, reason } = v.remove(i) else {
+                unreachable!()
+            };
+            c.fail_after_delivery(code, &reason, Instant::now());
+            c.take_events(&mut v);
+        }
         v
     }
 
@@ -793,6 +829,70 @@ mod tests {
         c.handle_timeout(deadline);
         assert_eq!(c.transport_goal(), TransportGoal::Close);
         c.transport_closed(TransportEnd::Local);
+        assert!(events(&mut c).is_empty(), "Closed only once");
+    }
+
+    #[test]
+    fn replies_to_messages_before_a_violation_go_out_before_the_close() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        let mut buf = masked(true, OpCode::Text, b"hello");
+        let mut bad = masked(true, OpCode::Text, b"x");
+        bad[0] |= 0x40; // RSV1 with no extension
+        buf.extend(bad);
+        buf.extend(masked(true, OpCode::Ping, b"after"));
+        c.receive(&mut buf, now);
+        assert!(buf.is_empty());
+        let mut got = Vec::new();
+        c.take_events(&mut got);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], Event::Text(Bytes::from_static(b"hello")));
+        let Event::FailAfterDelivery { code, reason } = &got[1] else {
+            panic!("{got:?}")
+        };
+        assert_eq!(*code, 1002);
+        // Still open while the events are delivered: the application's reply is accepted.
+        assert_eq!(c.state(), ConnectionState::Open);
+        assert!(
+            !c.wants_write(),
+            "no pong for the ping after the violation, no close yet"
+        );
+        c.send_message(OpCode::Text, b"hello", None).unwrap();
+        c.fail_after_delivery(*code, reason, now);
+        let mut closed = Vec::new();
+        c.take_events(&mut closed);
+        assert!(
+            matches!(&closed[..], [Event::Closed { code: 1002, .. }]),
+            "{closed:?}"
+        );
+        let wire = written(&mut c);
+        assert_eq!(&wire[..7], &[0x81, 5, b'h', b'e', b'l', b'l', b'o']);
+        assert_eq!((wire[7], &wire[9..11]), (0x88, &[0x03, 0xEA][..]));
+        assert_eq!(c.transport_goal(), TransportGoal::Linger);
+        assert!(c.send_message(OpCode::Text, b"late", None).is_err());
+    }
+
+    #[test]
+    fn a_transport_that_ends_before_delivery_still_reports_the_violation() {
+        let now = Instant::now();
+        let mut c = Connection::new(config(), now);
+        let mut bad = masked(true, OpCode::Text, b"x");
+        bad[0] |= 0x20; // RSV2
+        c.receive(&mut bad, now);
+        c.transport_closed(TransportEnd::Eof);
+        let mut got = Vec::new();
+        c.take_events(&mut got);
+        assert!(
+            matches!(
+                &got[..],
+                [
+                    Event::FailAfterDelivery { code: 1002, .. },
+                    Event::Closed { code: 1002, .. }
+                ]
+            ),
+            "{got:?}"
+        );
+        c.fail_after_delivery(1002, "late", now);
         assert!(events(&mut c).is_empty(), "Closed only once");
     }
 

@@ -216,6 +216,15 @@ impl ConnShared {
         }
     }
 
+    /// The events before a protocol violation have been delivered (see
+    /// `Event::FailAfterDelivery`): fails the connection, its close frame queued after the
+    /// replies those events caused, and writes.
+    pub(crate) fn fail_after_delivery(self: &Arc<Self>, code: u16, reason: &str) {
+        let now = Instant::now();
+        self.with(|core| core.conn.fail_after_delivery(code, reason, now));
+        self.flush();
+    }
+
     /// Stops or resumes reading the socket (`pause()` / `resume()`).
     pub(crate) fn set_paused(self: &Arc<Self>, paused: bool) {
         self.lock().paused = paused;
