@@ -528,6 +528,23 @@ export declare class connection extends EventEmitter {
     /** Reads from the peer again; emits `resume`. */
     resume(): void;
 
+    // Topics (websocket-rs extension; connections accepted by a `server` only, a client's throw).
+    /**
+     * Subscribes to `topic` (a non-empty string of at most 1 KiB of UTF-8; else a TypeError).
+     * Returns false when already subscribed, or when the connection is closed.
+     */
+    subscribe(topic: string): boolean;
+    /** Unsubscribes from `topic`; returns false when it was not subscribed. */
+    unsubscribe(topic: string): boolean;
+    isSubscribed(topic: string): boolean;
+    /** The topics this connection subscribes to (a copy); empty once closed. */
+    readonly topics: string[];
+    /**
+     * Sends `data` to every other subscriber of `topic` on this connection's server: a string as
+     * text, a Buffer (or Uint8Array) as binary. Returns the number of connections it was queued on.
+     */
+    publish(topic: string, data: string | Uint8Array): number;
+
     addListener<K extends keyof IConnectionEvents>(event: K, listener: IConnectionEvents[K]): this;
     addListener<E extends string | symbol>(event: OtherEvent<E, IConnectionEvents>, listener: Listener): this;
     on<K extends keyof IConnectionEvents>(event: K, listener: IConnectionEvents[K]): this;
@@ -696,6 +713,14 @@ export declare class server extends EventEmitter {
     broadcastUTF(utfData: IStringified): void;
     /** Sends a binary message to every connection (encoded once). */
     broadcastBytes(binaryData: Buffer): void;
+    /**
+     * Topics (websocket-rs extension): sends `data` to every connection of this server subscribed
+     * to `topic`, a string as text and a Buffer (or Uint8Array) as binary, encoded once. Returns
+     * the number of connections it was queued on.
+     */
+    publish(topic: string, data: string | Uint8Array): number;
+    /** The number of this server's connections subscribed to `topic`. */
+    subscriberCount(topic: string): number;
 
     /** The http server's `upgrade` listener. */
     handleUpgrade(request: http.IncomingMessage, socket: net.Socket, head?: Buffer): void;

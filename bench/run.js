@@ -15,7 +15,7 @@
 //   npm run bench                 full run (~10 min)
 //   npm run bench -- --quick      short run (< 2 min)
 //   options: --impl ws,websocket
-//            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,handshakes,idle,client64
+//            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,handshakes,idle,client64
 //            --help
 
 const { spawn, execFileSync } = require('child_process');
@@ -35,7 +35,7 @@ const CHART_SVG = path.join(__dirname, 'chart.svg');
 const IMPLS = ['websocket-rs', 'ws', 'websocket'];
 const BASELINE = 'ws';
 const MiB = 1024 * 1024;
-const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,handshakes,idle,client64';
+const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,handshakes,idle,client64';
 
 // ------------------------------------------------------------------------------------------------
 // arguments
@@ -130,6 +130,22 @@ function scenarioList(quick) {
       // not `saturates`: with 16 messages in flight the sender waits for each window to reach all
       // 101 connections, and a server that answers a window in one write per connection
       // (websocket-rs) idles part of each round trip; the figure is CPU per delivery regardless
+      saturates: false,
+      params: { receivers: 100, inflight: 16, size: 64,
+        warmup: quick ? 1000 : 2000, messages: quick ? 4000 : 15000 },
+      timeoutMs: quick ? 30000 : 90000,
+    },
+    {
+      // the fan-out above through topics: every connection subscribes to one topic and the
+      // server publishes each message to it (websocket-rs: server.publish, one native call; ws:
+      // a loop over the topic's Set of sockets; websocket has no topics: broadcastUTF)
+      id: 'topics',
+      title: 'topic fan-out 64 B (101 subs)',
+      desc: '1 publisher + 100 subscribers of one topic; every message published to all 101 ' +
+        '(server.publish / ws loop over a Set); sender keeps 16 undelivered; per delivery',
+      metric: 'CPU-µs/delivery',
+      kind: 'fanout',
+      mode: 'topics',
       saturates: false,
       params: { receivers: 100, inflight: 16, size: 64,
         warmup: quick ? 1000 : 2000, messages: quick ? 4000 : 15000 },
@@ -441,7 +457,7 @@ process.on('exit', removeCerts);
 
 async function startServer(impl, sc) {
   const args = ['--expose-gc', ECHO_JS, '--impl', impl, '--port', '0', '--exit-on-stdin-eof'];
-  if (sc.kind === 'fanout') args.push('--mode', 'fanout');
+  if (sc.kind === 'fanout') args.push('--mode', sc.mode || 'fanout');
   const certs = sc.tls ? ensureCerts() : null;
   if (certs) args.push('--tls-key', certs.key, '--tls-cert', certs.cert);
   const env = (sc.serverEnv && sc.serverEnv[impl]) || null;

@@ -89,9 +89,12 @@ Object.assign(WebSocketConnection.prototype, {
   inputPaused: false,
   // Send callbacks by token, made on the first send with a callback.
   _callbacks: null,
-  // Called with (connection, code, description) just before the 'close' event: the server's
-  // bookkeeping, without a listener closure per connection.
-  _closeHook: null,
+  // The WebSocketServer that accepted this connection (null for a client's): its bookkeeping
+  // runs just before the 'close' event, without a listener closure per connection, and its
+  // topic hub holds this connection's subscriptions.
+  _server: null,
+  // The topics this connection subscribes to (a Set), made on the first subscribe().
+  _topics: null,
   // The BridgedSocket when Node keeps the socket (TLS, tunnels, duplex streams).
   _bridge: null,
 });
@@ -104,6 +107,70 @@ function debugOff() {}
 debugOff.enabled = false;
 debugOff.printOutput = function printOutput() {};
 WebSocketConnection.prototype._debug = debugOff;
+
+// Topics (websocket-rs extension; the original has none). A connection of a WebSocketServer
+// subscribes to topics of that server; server.publish() and connection.publish() reach every
+// subscriber with one native call. A closed connection leaves its topics.
+
+// Subscribes to `topic`. Returns true if it was not subscribed before, false otherwise (or when
+// the connection is closed).
+WebSocketConnection.prototype.subscribe = function (topic) {
+  context.checkTopic(topic);
+  if (this._server === null) {
+    throw new Error('subscribe() is for connections accepted by a WebSocketServer');
+  }
+  if (this.state === STATE_CLOSED || this._id === 0) {
+    return false;
+  }
+  if (!native.topicSubscribe(this._server._topicHub(), this._id, topic)) {
+    return false;
+  }
+  (this._topics || (this._topics = new Set())).add(topic);
+  return true;
+};
+
+// Unsubscribes from `topic`. Returns true if it was subscribed.
+WebSocketConnection.prototype.unsubscribe = function (topic) {
+  context.checkTopic(topic);
+  if (this._topics === null || !this._topics.delete(topic)) {
+    return false;
+  }
+  native.topicUnsubscribe(this._server._hub, this._id, [topic]);
+  return true;
+};
+
+WebSocketConnection.prototype.isSubscribed = function (topic) {
+  context.checkTopic(topic);
+  return this._topics !== null && this._topics.has(topic);
+};
+
+Object.defineProperty(WebSocketConnection.prototype, 'topics', {
+  configurable: true,
+  enumerable: true,
+  get() {
+    return this._topics === null ? [] : Array.from(this._topics);
+  },
+});
+
+// Sends `data` to every other subscriber of `topic` on this connection's server (a string as
+// text, a Buffer as binary). Returns the number of connections it was queued on.
+WebSocketConnection.prototype.publish = function (topic, data) {
+  context.checkTopic(topic);
+  context.checkPublishData(data);
+  if (this._server === null) {
+    throw new Error('publish() is for connections accepted by a WebSocketServer');
+  }
+  const hub = this._server._hub;
+  return hub === 0 ? 0 : context.publish(hub, topic, data, this._id);
+};
+
+WebSocketConnection.prototype._leaveTopics = function () {
+  const topics = Array.from(this._topics);
+  this._topics = null;
+  if (this._id !== 0) {
+    native.topicUnsubscribe(this._server._hub, this._id, topics);
+  }
+};
 
 // Tokens for send callbacks; unique across the environment, which is more than needed.
 let nextToken = 1;
@@ -311,8 +378,11 @@ WebSocketConnection.prototype._handleClosed = function (code, description) {
 WebSocketConnection.prototype._emitClose = function () {
   if (!this.closeEventEmitted) {
     this.closeEventEmitted = true;
-    if (this._closeHook !== null) {
-      this._closeHook(this, this.closeReasonCode, this.closeDescription);
+    if (this._topics !== null) {
+      this._leaveTopics();
+    }
+    if (this._server !== null) {
+      this._server._handlers.connectionClosed(this, this.closeReasonCode, this.closeDescription);
     }
     this.emit('close', this.closeReasonCode, this.closeDescription);
   }

@@ -36,6 +36,8 @@ function WebSocketServer(config) {
   };
   this.connections = [];
   this.pendingRequests = [];
+  // The topic hub's number (src/binding/topics.rs), made on first use.
+  this._hub = 0;
   if (config) {
     this.mount(config);
   }
@@ -110,6 +112,29 @@ WebSocketServer.prototype.broadcastBytes = function (binaryData) {
   context.broadcast(this.connections, binaryData, true);
 };
 
+// Topics (websocket-rs extension): the hub of this server's topics, made on first use.
+WebSocketServer.prototype._topicHub = function () {
+  if (this._hub === 0) {
+    this._hub = context.native.topicHub();
+  }
+  return this._hub;
+};
+
+// Sends `data` to every connection of this server subscribed to `topic`: a string as a text
+// message, a Buffer as a binary one, encoded once. Returns the number of connections it was
+// queued on.
+WebSocketServer.prototype.publish = function (topic, data) {
+  context.checkTopic(topic);
+  context.checkPublishData(data);
+  return this._hub === 0 ? 0 : context.publish(this._hub, topic, data, 0);
+};
+
+// The number of this server's connections subscribed to `topic`.
+WebSocketServer.prototype.subscriberCount = function (topic) {
+  context.checkTopic(topic);
+  return this._hub === 0 ? 0 : context.native.topicCount(this._hub, topic);
+};
+
 WebSocketServer.prototype.shutDown = function () {
   this.unmount();
   this.closeAllConnections();
@@ -145,7 +170,7 @@ WebSocketServer.prototype.handleUpgrade = function (request, socket, head) {
 
 WebSocketServer.prototype.handleRequestAccepted = function (connection) {
   // Runs before the connection's own 'close' listeners, as the original's first listener did.
-  connection._closeHook = this._handlers.connectionClosed;
+  connection._server = this;
   this.connections.push(connection);
   this.emit('connect', connection);
 };

@@ -185,6 +185,43 @@ function broadcast(list, data, binary) {
   }
 }
 
+// Topics (src/binding/topics.rs): publishes `data` (a string: text; a Buffer or Uint8Array:
+// binary) on hub `hub` to the subscribers of `topic` but connection id `except` (0: none), with
+// one native call. Returns the number of connections it was queued on.
+function publish(hub, topic, data, except) {
+  const result = typeof data === 'string'
+    ? native.publishText(hub, topic, data, except)
+    : native.publishBinary(hub, topic, data, except);
+  if ((result[0] & SCHEDULE_FLUSH) !== 0) {
+    module.exports.scheduleFlush();
+  }
+  for (let i = 2; i < result.length; i++) {
+    const conn = connections[result[i]];
+    if (conn !== undefined) {
+      conn.outputBufferFull = true;
+    }
+  }
+  return result[1];
+}
+
+// Topic names: a non-empty string of at most 1 KiB of UTF-8. Throws a TypeError otherwise.
+const MAX_TOPIC_BYTES = 1024;
+function checkTopic(topic) {
+  if (typeof topic !== 'string' || topic.length === 0) {
+    throw new TypeError('A topic must be a non-empty string');
+  }
+  if (topic.length > MAX_TOPIC_BYTES / 3 && Buffer.byteLength(topic) > MAX_TOPIC_BYTES) {
+    throw new TypeError('A topic must be at most ' + MAX_TOPIC_BYTES + ' bytes of UTF-8');
+  }
+}
+
+// What publish() sends: a string as text, a Buffer (or any Uint8Array) as binary.
+function checkPublishData(data) {
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    throw new TypeError('publish() takes a string (sent as text) or a Buffer (sent as binary)');
+  }
+}
+
 // Flag in the first number broadcast* returns (src/binding/connection.rs SCHEDULE_FLUSH).
 const SCHEDULE_FLUSH = 2;
 
@@ -194,6 +231,9 @@ module.exports = {
   canAdopt,
   attach,
   broadcast,
+  publish,
+  checkTopic,
+  checkPublishData,
 
   // Sends made outside a batch are written from a microtask, once per tick.
   scheduleFlush() {

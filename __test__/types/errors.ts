@@ -135,3 +135,6 @@ const versionNumber: number = version;
 console.log(WebSocket.WebSocketServer, versionNumber);
 
 export {};
+
+// @ts-expect-error publish() takes a string or a Buffer, not a number
+new WebSocketServer({ httpServer: http.createServer() }).publish('topic', 42);

@@ -165,6 +165,17 @@ wsServer.on('upgradeError', (err) => expectType<Error>()(err));
 expectType<WebSocketConnection[]>()(wsServer.connections);
 wsServer.broadcastUTF('to everyone');
 wsServer.broadcastBytes(Buffer.alloc(8));
+// topics (websocket-rs extension)
+expectType<number>()(wsServer.publish('news', 'text'));
+expectType<number>()(wsServer.publish('news', Buffer.alloc(2)));
+expectType<number>()(wsServer.subscriberCount('news'));
+wsServer.on('connect', (connection) => {
+    expectType<boolean>()(connection.subscribe('news'));
+    expectType<boolean>()(connection.isSubscribed('news'));
+    expectType<string[]>()(connection.topics);
+    expectType<number>()(connection.publish('news', 'from a peer'));
+    expectType<boolean>()(connection.unsubscribe('news'));
+});
 
 // ---- router ------------------------------------------------------------------------------------
 

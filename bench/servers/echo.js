@@ -13,6 +13,10 @@
 //   wsServer.broadcastUTF(message.utf8Data) (broadcastBytes for binary) on every message
 //   (websocket-rs: one native call for all connections; websocket: a JS loop of sendUTF);
 //   ws runs the broadcast loop of its README over wss.clients (send to every OPEN client)
+//   --mode topics: the same fan-out through topics: websocket-rs subscribes every connection to
+//   one topic and calls wsServer.publish(topic, data) on every message (one native call); ws
+//   loops over the topic's subscribers (a Set of sockets, the pattern ws users write);
+//   websocket has no topics and uses broadcastUTF as in fanout
 //
 // Prints `READY <port>` once listening; exits with code 0 on SIGTERM or SIGINT.
 // websocket-rs and websocket share one code path: same API, same options.
@@ -43,7 +47,7 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error('bad --port');
   if (!out.tlsKey !== !out.tlsCert) throw new Error('--tls-key and --tls-cert go together');
-  if (!['echo', 'fanout'].includes(out.mode)) throw new Error('--mode must be echo or fanout');
+  if (!['echo', 'fanout', 'topics'].includes(out.mode)) throw new Error('--mode must be echo, fanout or topics');
   return out;
 }
 
@@ -55,8 +59,17 @@ function loadWebSocketNodeApi(impl) {
 function mountWs(httpServer, mode) {
   const { WebSocketServer, WebSocket } = require('ws');
   const wss = new WebSocketServer({ server: httpServer, maxPayload: MAX });
+  const room = new Set(); // --mode topics: the one topic's subscribers
   wss.on('connection', (ws) => {
-    if (mode === 'fanout') {
+    if (mode === 'topics') {
+      room.add(ws);
+      ws.on('close', () => room.delete(ws));
+      ws.on('message', (data, isBinary) => {
+        for (const client of room) {
+          if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+        }
+      });
+    } else if (mode === 'fanout') {
       // ws's own broadcast example (README, "Server broadcast")
       ws.on('message', (data, isBinary) => {
         wss.clients.forEach((client) => {
@@ -81,7 +94,12 @@ function mountWebSocketNode(impl, httpServer, mode) {
   });
   wss.on('request', (request) => {
     const conn = request.accept(null, request.origin);
-    if (mode === 'fanout') {
+    if (mode === 'topics' && typeof conn.subscribe === 'function') {
+      conn.subscribe('room');
+      conn.on('message', (message) => {
+        wss.publish('room', message.type === 'utf8' ? message.utf8Data : message.binaryData);
+      });
+    } else if (mode === 'fanout' || mode === 'topics') {
       conn.on('message', (message) => {
         if (message.type === 'utf8') wss.broadcastUTF(message.utf8Data);
         else wss.broadcastBytes(message.binaryData);

@@ -17,17 +17,37 @@ use super::connection::{conn, env_shared, utf8_into, SCHEDULE_FLUSH, TEXT};
 use crate::protocol::connection::ConnectionConfig;
 use crate::protocol::frame::OpCode;
 use crate::protocol::message::encode_message;
+use crate::runtime::conn::ConnShared;
 
 /// Queues `payload` as one message on each connection in `ids`. Returns `[flags, ...ids]`:
 /// `flags` has [`SCHEDULE_FLUSH`] when the caller must schedule the flush, and the ids listed
 /// are those whose `outputBufferFull` is now set. Closed or unknown ids are skipped.
 fn broadcast(ids: &[u32], opcode: OpCode, payload: &[u8]) -> Vec<u32> {
     let mut out = vec![0u32];
+    let conns: Vec<Arc<ConnShared>> = ids.iter().filter_map(|&id| conn(id)).collect();
+    fan_out(&conns, 0, opcode, payload, &mut out);
+    out
+}
+
+/// Queues `payload` as one message on each of `conns` but connection `except` (0: none), the
+/// frames encoded once per configuration (connections of one server share one). Appends to
+/// `out` the ids whose `outputBufferFull` is now set and sets [`SCHEDULE_FLUSH`] in `out[0]`
+/// when the caller must schedule the flush. Returns how many connections it was queued on
+/// (closed ones are skipped).
+pub(super) fn fan_out(
+    conns: &[Arc<ConnShared>],
+    except: u32,
+    opcode: OpCode,
+    payload: &[u8],
+    out: &mut Vec<u32>,
+) -> u32 {
     let env = env_shared();
-    // Frames for the last configuration seen: connections of one server share one.
+    let mut queued = 0;
     let mut encoded: Option<(Arc<ConnectionConfig>, Bytes)> = None;
-    for &id in ids {
-        let Some(c) = conn(id) else { continue };
+    for c in conns {
+        if c.id == except {
+            continue;
+        }
         let result = c.with(|core| {
             let config = core.conn.shared_config();
             let frames = match &encoded {
@@ -44,19 +64,16 @@ fn broadcast(ids: &[u32], opcode: OpCode, payload: &[u8]) -> Vec<u32> {
             };
             core.conn.send_encoded_shared(&frames)
         });
-        match result {
-            Ok(full) => {
-                if full {
-                    out.push(id);
-                }
-                if env.as_ref().is_some_and(|e| e.mark_dirty(&c)) {
-                    out[0] |= SCHEDULE_FLUSH as u32;
-                }
-            }
-            Err(_) => continue,
+        let Ok(full) = result else { continue };
+        queued += 1;
+        if full {
+            out.push(c.id);
+        }
+        if env.as_ref().is_some_and(|e| e.mark_dirty(c)) {
+            out[0] |= SCHEDULE_FLUSH as u32;
         }
     }
-    out
+    queued
 }
 
 /// `broadcastUTF`: one text message to every connection in `ids`.

@@ -9,6 +9,7 @@ mod connection;
 mod events;
 mod frame;
 mod handshake;
+mod topics;
 
 thread_local! {
     /// Unpredictable bytes for frames and keys made on this JS thread (one pool per thread, so
