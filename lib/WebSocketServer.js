@@ -36,8 +36,10 @@ function WebSocketServer(config) {
   };
   this.connections = [];
   this.pendingRequests = [];
-  // The topic hub's number (src/binding/topics.rs), made on first use.
+  // The topic hub's number (src/binding/topics.rs), made on first use, and whether it has a
+  // Redis backplane.
   this._hub = 0;
+  this._pubsub = false;
   if (config) {
     this.mount(config);
   }
@@ -60,6 +62,33 @@ WebSocketServer.prototype.mount = function (config) {
   this.config.httpServer.forEach(function (httpServer) {
     httpServer.on('upgrade', upgrade);
   });
+  if (this.config.pubsub !== undefined && this.config.pubsub !== null) {
+    this._startPubsub(this.config.pubsub);
+  }
+};
+
+// pubsub: { redis: 'redis://host:port' | 'redis+unix:///path', prefix: 'websocket-rs:' }
+// (websocket-rs extension): topics published here reach subscribers in other processes and
+// machines through Redis, and theirs reach this server's subscribers.
+WebSocketServer.prototype._startPubsub = function (pubsub) {
+  if (typeof pubsub !== 'object' || typeof pubsub.redis !== 'string') {
+    throw new TypeError("pubsub must be an object like { redis: 'redis://127.0.0.1:6379' }");
+  }
+  const prefix = pubsub.prefix === undefined ? 'websocket-rs:' : pubsub.prefix;
+  if (typeof prefix !== 'string') {
+    throw new TypeError('pubsub.prefix must be a string');
+  }
+  if (this._pubsub) {
+    throw new Error('this server already has a pubsub backplane');
+  }
+  context.startBackplane(this, this._topicHub(), pubsub.redis, prefix);
+  this._pubsub = true;
+};
+
+// Counters of the Redis backplane (null without one): connected, published, publishDropped,
+// received, receivedOwn, receivedInvalid, delivered, reconnects.
+WebSocketServer.prototype.pubsubStats = function () {
+  return this._hub === 0 ? null : context.native.topicBackplaneStats(this._hub);
 };
 
 WebSocketServer.prototype.unmount = function () {
@@ -138,6 +167,10 @@ WebSocketServer.prototype.subscriberCount = function (topic) {
 WebSocketServer.prototype.shutDown = function () {
   this.unmount();
   this.closeAllConnections();
+  if (this._pubsub) {
+    context.native.topicBackplaneStop(this._hub);
+    this._pubsub = false;
+  }
 };
 
 WebSocketServer.prototype.handleUpgrade = function (request, socket, head) {

@@ -17,6 +17,9 @@ const KIND = {
   FRAME: 10,
   CLOSED: 11,
   SERVICE: 12,
+  // id 0, not a connection's: a topic hub's Redis backplane (the number is the hub)
+  PUBSUB_ERROR: 13,
+  PUBSUB_READY: 14,
 };
 const HAS_VALUE = 0x100;
 
@@ -26,6 +29,8 @@ const BridgedSocket = require('./BridgedSocket');
 // per connection than a Map.
 const connections = [];
 let initialised = false;
+// Servers by topic hub number, for their backplane notices.
+const hubServers = [];
 let flushScheduled = false;
 let meta = new Uint32Array(0);
 
@@ -47,6 +52,14 @@ function dispatch(count, values, newMeta) {
       value = values[v++];
       kind &= 0xFF;
     }
+    if (id === 0) {
+      try {
+        hubNotice(kind, meta[m + 2], value);
+      } catch (err) {
+        (errors || (errors = [])).push(err);
+      }
+      continue;
+    }
     const conn = connections[id];
     if (conn === undefined) {
       continue;
@@ -64,6 +77,20 @@ function dispatch(count, values, newMeta) {
     for (const err of errors) {
       process.nextTick(rethrow, err);
     }
+  }
+}
+
+// A backplane notice: the server emits 'pubsubError' (an Error; a program without a listener is
+// not affected, unlike with 'error') or 'pubsubReady'.
+function hubNotice(kind, hub, text) {
+  const server = hubServers[hub];
+  if (server === undefined) {
+    return;
+  }
+  if (kind === KIND.PUBSUB_ERROR) {
+    server.emit('pubsubError', new Error(text));
+  } else if (kind === KIND.PUBSUB_READY) {
+    server.emit('pubsubReady');
   }
 }
 
@@ -204,6 +231,17 @@ function publish(hub, topic, data, except) {
   return result[1];
 }
 
+// Links `server`'s topic hub to other processes through Redis (`pubsub` config); its notices
+// arrive as events of the server.
+function startBackplane(server, hub, url, prefix) {
+  if (!initialised) {
+    native.init(dispatch);
+    initialised = true;
+  }
+  native.topicBackplane(hub, url, prefix);
+  hubServers[hub] = server;
+}
+
 // Topic names: a non-empty string of at most 1 KiB of UTF-8. Throws a TypeError otherwise.
 const MAX_TOPIC_BYTES = 1024;
 function checkTopic(topic) {
@@ -232,6 +270,7 @@ module.exports = {
   attach,
   broadcast,
   publish,
+  startBackplane,
   checkTopic,
   checkPublishData,
 

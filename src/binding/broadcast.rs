@@ -8,16 +8,14 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
 use napi::bindgen_prelude::*;
 use napi::JsString;
 use napi_derive::napi;
 
 use super::connection::{conn, env_shared, utf8_into, SCHEDULE_FLUSH, TEXT};
-use crate::protocol::connection::ConnectionConfig;
 use crate::protocol::frame::OpCode;
-use crate::protocol::message::encode_message;
 use crate::runtime::conn::ConnShared;
+use crate::runtime::topics;
 
 /// Queues `payload` as one message on each connection in `ids`. Returns `[flags, ...ids]`:
 /// `flags` has [`SCHEDULE_FLUSH`] when the caller must schedule the flush, and the ids listed
@@ -29,11 +27,9 @@ fn broadcast(ids: &[u32], opcode: OpCode, payload: &[u8]) -> Vec<u32> {
     out
 }
 
-/// Queues `payload` as one message on each of `conns` but connection `except` (0: none), the
-/// frames encoded once per configuration (connections of one server share one). Appends to
-/// `out` the ids whose `outputBufferFull` is now set and sets [`SCHEDULE_FLUSH`] in `out[0]`
-/// when the caller must schedule the flush. Returns how many connections it was queued on
-/// (closed ones are skipped).
+/// [`topics::fan_out`] from the JS thread: the connections are written at the end of the batch
+/// (or from the flush the caller schedules when `out[0]` gets [`SCHEDULE_FLUSH`]); the ids whose
+/// `outputBufferFull` is now set are appended to `out`. Returns how many it was queued on.
 pub(super) fn fan_out(
     conns: &[Arc<ConnShared>],
     except: u32,
@@ -42,38 +38,16 @@ pub(super) fn fan_out(
     out: &mut Vec<u32>,
 ) -> u32 {
     let env = env_shared();
-    let mut queued = 0;
-    let mut encoded: Option<(Arc<ConnectionConfig>, Bytes)> = None;
-    for c in conns {
-        if c.id == except {
-            continue;
-        }
-        let result = c.with(|core| {
-            let config = core.conn.shared_config();
-            let frames = match &encoded {
-                Some((cfg, frames)) if Arc::ptr_eq(cfg, config) => frames.clone(),
-                _ => {
-                    let mut buf = BytesMut::new();
-                    super::with_entropy(|keys| {
-                        encode_message(&mut buf, opcode, payload, &config.sender, keys)
-                    });
-                    let frames = buf.freeze();
-                    encoded = Some((config.clone(), frames.clone()));
-                    frames
-                }
-            };
-            core.conn.send_encoded_shared(&frames)
-        });
-        let Ok(full) = result else { continue };
-        queued += 1;
-        if full {
-            out.push(c.id);
-        }
-        if env.as_ref().is_some_and(|e| e.mark_dirty(c)) {
-            out[0] |= SCHEDULE_FLUSH as u32;
-        }
-    }
-    queued
+    super::with_entropy(|keys| {
+        topics::fan_out(conns, except, opcode, payload, keys, |c, full| {
+            if full {
+                out.push(c.id);
+            }
+            if env.as_ref().is_some_and(|e| e.mark_dirty(c)) {
+                out[0] |= SCHEDULE_FLUSH as u32;
+            }
+        })
+    })
 }
 
 /// `broadcastUTF`: one text message to every connection in `ids`.

@@ -39,6 +39,11 @@ pub(crate) mod kind {
     /// A bridged connection needs its socket served; the number is its status word
     /// (`runtime::conn::status`), the value (if any) output to write.
     pub const SERVICE: u32 = 12;
+    /// Not a connection's (its id is 0): the topic backplane of hub `number` failed; the value
+    /// describes the problem.
+    pub const PUBSUB_ERROR: u32 = 13;
+    /// Id 0: the topic backplane of hub `number` is connected (again).
+    pub const PUBSUB_READY: u32 = 14;
     /// Flag: this event takes the next entry of `values`.
     pub const HAS_VALUE: u32 = 0x100;
 }
@@ -88,6 +93,8 @@ pub(crate) struct EnvShared {
     /// References to JS Buffers that sends no longer need, to be deleted on the JS thread.
     releases: Mutex<Vec<usize>>,
     has_releases: AtomicBool,
+    /// Notices that belong to no connection: (hub, kind, text), delivered with id 0.
+    notices: Mutex<Vec<(u32, u32, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -110,6 +117,20 @@ impl EventSink for EnvShared {
 
     fn service(&self, conn: &Arc<ConnShared>) {
         self.enqueue(conn, Queued::Service);
+    }
+}
+
+impl EnvShared {
+    /// Queues a notice of topic hub `hub` (`kind::PUBSUB_*`) for the JS thread, from any thread.
+    pub(crate) fn notice(&self, hub: u32, kind: u32, text: String) {
+        let was_empty = {
+            let mut notices = lock(&self.notices);
+            notices.push((hub, kind, text));
+            notices.len() == 1
+        };
+        if was_empty {
+            self.wake_js_unless_delivering();
+        }
     }
 }
 
@@ -261,6 +282,7 @@ pub(crate) fn create(
         dispatch: Mutex::new(0),
         releases: Mutex::new(Vec::new()),
         has_releases: AtomicBool::new(false),
+        notices: Mutex::new(Vec::new()),
     });
     let context = Arc::into_raw(shared.clone()) as *mut c_void;
     let mut name = ptr::null_mut();
@@ -390,15 +412,16 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
             }
             _ => true,
         });
-        if items.is_empty() && failing.is_empty() {
+        let notices = std::mem::take(&mut *lock(&shared.notices));
+        if items.is_empty() && failing.is_empty() && notices.is_empty() {
             if lock(&shared.queue).is_empty() {
                 break;
             }
             continue;
         }
-        if !items.is_empty() {
+        if !items.is_empty() || !notices.is_empty() {
             // SAFETY: on the JS thread with valid handles (the caller's contract).
-            unsafe { deliver(env, dispatch, shared, &items) };
+            unsafe { deliver(env, dispatch, shared, &items, &notices) };
         }
         // The batch that carried the events before a violation is over, with the replies its
         // handlers queued: the close frame goes after them (its Closed comes next round).
@@ -425,7 +448,7 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
     // More than a few rounds' worth (a send callback that sends again, and so on): the rest
     // goes in the next wake-up. Pushes made meanwhile did not wake anyone, so this must,
     // whoever called: run_batches never runs inside another run_batches.
-    if !lock(&shared.queue).is_empty() {
+    if !lock(&shared.queue).is_empty() || !lock(&shared.notices).is_empty() {
         shared.wake_js();
     }
 }
@@ -485,11 +508,13 @@ unsafe fn deliver(
     dispatch: sys::napi_value,
     shared: &EnvShared,
     items: &[(Arc<ConnShared>, Queued)],
+    notices: &[(u32, u32, String)],
 ) {
     // SAFETY (whole function): N-API calls on the JS thread with handles created here; `meta`
-    // points to at least 3 * items.len() u32s of a live ArrayBuffer.
+    // points to at least 3 * (items.len() + notices.len()) u32s of a live ArrayBuffer.
     unsafe {
-        let Some((meta, new_meta)) = meta_buffer(env, items.len() * 3) else {
+        let count = items.len() + notices.len();
+        let Some((meta, new_meta)) = meta_buffer(env, count * 3) else {
             return;
         };
         let mut values = ptr::null_mut();
@@ -523,9 +548,17 @@ unsafe fn deliver(
             *meta.add(i * 3 + 1) = k;
             *meta.add(i * 3 + 2) = aux;
         }
-        let mut count = ptr::null_mut();
-        sys::napi_create_uint32(env, items.len() as u32, &mut count);
-        let args = [count, values, new_meta.unwrap_or(undefined)];
+        for (j, (hub, k, text)) in notices.iter().enumerate() {
+            let i = items.len() + j;
+            sys::napi_set_element(env, values, next_value, string(env, text.as_bytes()));
+            next_value += 1;
+            *meta.add(i * 3) = 0;
+            *meta.add(i * 3 + 1) = k | kind::HAS_VALUE;
+            *meta.add(i * 3 + 2) = *hub;
+        }
+        let mut count_value = ptr::null_mut();
+        sys::napi_create_uint32(env, count as u32, &mut count_value);
+        let args = [count_value, values, new_meta.unwrap_or(undefined)];
         shared.in_batch.store(true, Ordering::Relaxed);
         let mut result = ptr::null_mut();
         sys::napi_call_function(

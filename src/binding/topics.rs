@@ -14,8 +14,11 @@ use napi::JsString;
 use napi_derive::napi;
 
 use super::broadcast::fan_out;
-use super::connection::{conn, utf8_into, TEXT};
+use super::connection::{conn, env_shared, utf8_into, TEXT};
+use super::events::{kind, EnvShared};
 use crate::protocol::frame::OpCode;
+use crate::runtime;
+use crate::runtime::backplane::{Backplane, Notices};
 use crate::runtime::topics::Hub;
 
 thread_local! {
@@ -75,6 +78,10 @@ fn publish(
         fan_out(subs, except, opcode, payload, &mut out)
     });
     out[1] = queued;
+    // Other processes get it through Redis (never waiting: see Backplane::publish).
+    if let Some(bp) = hub.backplane() {
+        bp.publish(topic, opcode, payload);
+    }
     Ok(out)
 }
 
@@ -95,4 +102,100 @@ pub fn publish_text(hub_n: u32, topic: String, text: JsString, except: u32) -> R
 #[napi(catch_unwind)]
 pub fn publish_binary(hub_n: u32, topic: String, data: &[u8], except: u32) -> Result<Vec<u32>> {
     publish(hub_n, &topic, except, OpCode::Binary, data)
+}
+
+/// A hub's backplane notices, delivered to JS through the environment's event channel.
+struct HubNotices {
+    hub: u32,
+    env: Arc<EnvShared>,
+}
+
+impl Notices for HubNotices {
+    fn ready(&self) {
+        self.env.notice(self.hub, kind::PUBSUB_READY, String::new());
+    }
+
+    fn error(&self, text: String) {
+        self.env.notice(self.hub, kind::PUBSUB_ERROR, text);
+    }
+}
+
+/// Links hub `hub_n` to other processes through the Redis server at `url` (`redis://host:port`,
+/// `redis+unix:///path`), with channel names `prefix` + topic. Connecting happens on the
+/// runtime thread; problems arrive as notices, never as exceptions here, except for a URL
+/// that cannot work.
+#[napi(catch_unwind)]
+pub fn topic_backplane(hub_n: u32, url: String, prefix: String) -> Result<()> {
+    let hub = hub(hub_n)?;
+    if url.starts_with("rediss://") {
+        return Err(Error::from_reason(
+            "pubsub.redis: rediss:// (TLS) is not supported yet; use redis:// or redis+unix://",
+        ));
+    }
+    if !(url.starts_with("redis://")
+        || url.starts_with("redis+unix://")
+        || url.starts_with("unix://"))
+    {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!("pubsub.redis must be a redis:// or redis+unix:// URL, not {url:?}"),
+        ));
+    }
+    let client = redis::Client::open(url.as_str())
+        .map_err(|e| Error::new(Status::InvalidArg, format!("pubsub.redis: {e}")))?;
+    let env =
+        env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
+    let handle = runtime::handle()
+        .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
+    let notices = Arc::new(HubNotices { hub: hub_n, env });
+    let bp = Backplane::start(&hub, client, &prefix, notices, &handle);
+    hub.set_backplane(Some(bp));
+    Ok(())
+}
+
+/// Stops hub `hub_n`'s backplane (the server shuts down).
+#[napi(catch_unwind)]
+pub fn topic_backplane_stop(hub_n: u32) -> Result<()> {
+    hub(hub_n)?.set_backplane(None);
+    Ok(())
+}
+
+/// `server.pubsubStats()`.
+#[napi(object)]
+pub struct PubsubStats {
+    /// Connected to Redis now.
+    pub connected: bool,
+    /// Messages handed to Redis.
+    pub published: f64,
+    /// Messages not handed to Redis: it was down, or the queue was full.
+    pub publish_dropped: f64,
+    /// Messages received from Redis (this process's own included).
+    pub received: f64,
+    /// Of those, this process's own (dropped: delivered locally already).
+    pub received_own: f64,
+    /// Of those, not a websocket-rs envelope or not valid (dropped).
+    pub received_invalid: f64,
+    /// Deliveries to local subscribers of messages from other processes.
+    pub delivered: f64,
+    /// Times the connection to Redis was lost and made again.
+    pub reconnects: f64,
+}
+
+#[napi(catch_unwind)]
+pub fn topic_backplane_stats(hub_n: u32) -> Result<Option<PubsubStats>> {
+    let Some(bp) = hub(hub_n)?.backplane() else {
+        return Ok(None);
+    };
+    let s = &bp.stats;
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    Ok(Some(PubsubStats {
+        connected: bp.is_connected(),
+        published: n(&s.published),
+        publish_dropped: n(&s.publish_dropped),
+        received: n(&s.received),
+        received_own: n(&s.received_own),
+        received_invalid: n(&s.received_invalid),
+        delivered: n(&s.delivered),
+        reconnects: n(&s.reconnects),
+    }))
 }

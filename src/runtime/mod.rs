@@ -1,6 +1,7 @@
 //! The Tokio side: one runtime thread per process, and the adopted-TCP transport that drives
 //! the sans-IO [`crate::protocol::connection::Connection`] over a socket it owns.
 
+pub(crate) mod backplane;
 pub(crate) mod conn;
 pub(crate) mod driver;
 pub(crate) mod tcp;

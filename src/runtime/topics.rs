@@ -8,7 +8,56 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::{Bytes, BytesMut};
+
+use super::backplane::Backplane;
 use super::conn::ConnShared;
+use crate::protocol::connection::ConnectionConfig;
+use crate::protocol::frame::OpCode;
+use crate::protocol::message::{encode_message, MaskKeySource};
+
+/// Queues `payload` as one message on each of `conns` but connection `except` (0: none), the
+/// frames encoded once per configuration (connections of one server share one) and the same
+/// bytes queued on each. Calls `queued(conn, output_full)` for every connection it was queued on
+/// (closed ones are skipped) and returns how many there were.
+///
+/// Performance choice: one encoding for any number of receivers; the caller decides when the
+/// connections write (end of the JS batch, or a driver turn).
+pub(crate) fn fan_out(
+    conns: &[Arc<ConnShared>],
+    except: u32,
+    opcode: OpCode,
+    payload: &[u8],
+    keys: &mut dyn MaskKeySource,
+    mut queued: impl FnMut(&Arc<ConnShared>, bool),
+) -> u32 {
+    let mut count = 0;
+    let mut encoded: Option<(Arc<ConnectionConfig>, Bytes)> = None;
+    for c in conns {
+        if c.id == except {
+            continue;
+        }
+        let result = c.with(|core| {
+            let config = core.conn.shared_config();
+            let frames = match &encoded {
+                Some((cfg, frames)) if Arc::ptr_eq(cfg, config) => frames.clone(),
+                _ => {
+                    let mut buf = BytesMut::new();
+                    encode_message(&mut buf, opcode, payload, &config.sender, keys);
+                    let frames = buf.freeze();
+                    encoded = Some((config.clone(), frames.clone()));
+                    frames
+                }
+            };
+            core.conn.send_encoded_shared(&frames)
+        });
+        if let Ok(full) = result {
+            count += 1;
+            queued(c, full);
+        }
+    }
+    count
+}
 
 /// The subscribers of one topic, in subscription order, with an index for O(1) removal.
 ///
@@ -24,6 +73,8 @@ struct Topic {
 #[derive(Default)]
 pub(crate) struct Hub {
     topics: Mutex<HashMap<Box<str>, Topic>>,
+    /// The link to other processes, when the server has one (`pubsub` config).
+    backplane: Mutex<Option<Arc<Backplane>>>,
 }
 
 impl Hub {
@@ -31,18 +82,53 @@ impl Hub {
         self.topics.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The backplane, if any.
+    pub(crate) fn backplane(&self) -> Option<Arc<Backplane>> {
+        self.backplane
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Links the hub to other processes (replacing and stopping an earlier link).
+    pub(crate) fn set_backplane(&self, bp: Option<Arc<Backplane>>) {
+        let old = std::mem::replace(
+            &mut *self.backplane.lock().unwrap_or_else(|e| e.into_inner()),
+            bp,
+        );
+        if let Some(old) = old {
+            old.stop();
+        }
+    }
+
+    /// The topics with at least one subscriber.
+    pub(crate) fn topic_names(&self) -> Vec<Box<str>> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// Tells the backplane that the set of topics changed.
+    fn topics_changed(&self) {
+        if let Some(bp) = self.backplane() {
+            bp.topics_changed();
+        }
+    }
+
     /// Adds `conn` to `topic`. Returns false when it was subscribed already.
     pub(crate) fn subscribe(&self, conn: &Arc<ConnShared>, topic: &str) -> bool {
         let mut topics = self.lock();
-        let t = match topics.get_mut(topic) {
-            Some(t) => t,
-            None => topics.entry(topic.into()).or_default(),
+        let (t, new) = match topics.get_mut(topic) {
+            Some(t) => (t, false),
+            None => (topics.entry(topic.into()).or_default(), true),
         };
         if t.index.contains_key(&conn.id) {
             return false;
         }
         t.index.insert(conn.id, t.subs.len());
         t.subs.push(conn.clone());
+        drop(topics);
+        if new {
+            self.topics_changed();
+        }
         true
     }
 
@@ -62,6 +148,8 @@ impl Hub {
         }
         if t.subs.is_empty() {
             topics.remove(topic);
+            drop(topics);
+            self.topics_changed();
         }
         true
     }
