@@ -10,7 +10,7 @@ const { once } = require('events');
 const WebSocket = require('ws');
 const ours = require('..');
 const { defer, runCleanups, sleep } = require('./helpers');
-const { RedisServer, requireRedis } = require('./redis');
+const { RedisServer, requireRedis } = require('../scripts/redis');
 
 const eq = assert.strictEqual;
 const deq = assert.deepStrictEqual;

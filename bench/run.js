@@ -15,7 +15,7 @@
 //   npm run bench                 full run (~10 min)
 //   npm run bench -- --quick      short run (< 2 min)
 //   options: --impl ws,websocket
-//            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,handshakes,idle,client64
+//            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,client64
 //            --help
 
 const { spawn, execFileSync } = require('child_process');
@@ -35,7 +35,7 @@ const CHART_SVG = path.join(__dirname, 'chart.svg');
 const IMPLS = ['websocket-rs', 'ws', 'websocket'];
 const BASELINE = 'ws';
 const MiB = 1024 * 1024;
-const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,handshakes,idle,client64';
+const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,client64';
 
 // ------------------------------------------------------------------------------------------------
 // arguments
@@ -150,6 +150,25 @@ function scenarioList(quick) {
       params: { receivers: 100, inflight: 16, size: 64,
         warmup: quick ? 1000 : 2000, messages: quick ? 4000 : 15000 },
       timeoutMs: quick ? 30000 : 90000,
+    },
+    {
+      // one topic across two server processes through Redis: 100 subscribers on each, the
+      // publisher on the first; every message reaches 101 connections locally and 100 through
+      // Redis. websocket-rs: the pubsub option (cross-process delivery in Rust); ws and
+      // websocket: the ioredis pattern their users write (bench/servers/echo.js --redis). CPU of
+      // both server processes, per delivery. Needs redis-server (skipped without it).
+      id: 'topics-redis',
+      title: 'topics via Redis, 2 procs (201 subs)',
+      desc: '2 server processes x 100 subscribers of one topic + 1 publisher, joined by Redis ' +
+        '(pubsub option / ws or websocket + ioredis); CPU of both servers per delivery',
+      metric: 'CPU-µs/delivery',
+      kind: 'fanout',
+      mode: 'topics',
+      redis: true,
+      saturates: false,
+      params: { receivers: 100, receivers2: 100, inflight: 16, size: 64,
+        warmup: quick ? 500 : 1000, messages: quick ? 2000 : 8000 },
+      timeoutMs: quick ? 45000 : 120000,
     },
     {
       id: 'handshakes',
@@ -458,6 +477,7 @@ process.on('exit', removeCerts);
 async function startServer(impl, sc) {
   const args = ['--expose-gc', ECHO_JS, '--impl', impl, '--port', '0', '--exit-on-stdin-eof'];
   if (sc.kind === 'fanout') args.push('--mode', sc.mode || 'fanout');
+  if (sc.redis) args.push('--redis', (await benchRedis()).url);
   const certs = sc.tls ? ensureCerts() : null;
   if (certs) args.push('--tls-key', certs.key, '--tls-cert', certs.cert);
   const env = (sc.serverEnv && sc.serverEnv[impl]) || null;
@@ -467,6 +487,24 @@ async function startServer(impl, sc) {
   p.url = `${certs ? 'wss' : 'ws'}://127.0.0.1:${p.port}/`;
   p.loadgenArgs = certs ? ['--ca', certs.ca] : []; // the loadgen trusts the run's CA only
   return p;
+}
+
+// The run's redis-server for the topics-redis scenario (scripts/redis.js), started on first use
+// on the loadgen's core, killed at exit.
+let redisServer = null;
+async function benchRedis() {
+  if (redisServer === null) {
+    const { RedisServer, redisAvailable } = require('../scripts/redis');
+    if (!redisAvailable()) throw new Error('redis-server not found (apt-get install redis-server)');
+    const pin = PIN.loadgen;
+    redisServer = new RedisServer({
+      spawn: (cmd, args) => require('child_process').spawn(pin === null ? cmd : 'taskset',
+        pin === null ? args : ['-c', String(pin), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    });
+    process.on('exit', () => redisServer.proc && redisServer.proc.kill('SIGKILL'));
+    await redisServer.start();
+  }
+  return redisServer;
 }
 
 function startLoadgen(args) {
@@ -548,20 +586,24 @@ async function runFanout(server, sc) {
   const p = sc.params;
   const deadline = Date.now() + sc.timeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
-  const conns = p.receivers + 1;
+  const second = server.second || null; // topics-redis: the other server process
+  const conns = p.receivers + (second ? p.receivers2 : 0) + 1;
   const lg = startLoadgen(['fanout', '--url', server.url, ...server.loadgenArgs,
     '--receivers', String(p.receivers), '--inflight', String(p.inflight), '--size', String(p.size),
-    '--warmup', String(p.warmup), '--messages', String(p.messages), '--sync']);
+    '--warmup', String(p.warmup), '--messages', String(p.messages), '--sync',
+    ...(second ? ['--url2', second.url, '--receivers2', String(p.receivers2)] : [])]);
   try {
     // connections and warm-up are not billed
     const conn = await lg.waitJson('connected', left(), 'connections and warm-up');
     checkErrors(conn, 'connecting and warm-up');
     if (conn.connected !== conns) throw new Error(`only ${conn.connected} of ${conns} connections`);
     const s0 = cpuSample(server.pid);
+    const t0 = second ? cpuSample(second.pid) : null;
     const l0 = cpuSample(lg.pid);
     lg.child.stdin.write('go\n');
     const res = await lg.waitJson('messages', left(), 'fan-out result');
     const s1 = cpuSample(server.pid);
+    const t1 = second ? cpuSample(second.pid) : null;
     const l1 = cpuSample(lg.pid);
     checkErrors(res, 'fan-out');
     if (res.messages !== p.messages || res.deliveries !== p.messages * conns) {
@@ -570,6 +612,7 @@ async function runFanout(server, sc) {
     }
     await lg.waitExit(10000);
     const sd = cpuDelta(s0, s1);
+    if (second) sd.cpu += cpuDelta(t0, t1).cpu; // both server processes
     const ld = cpuDelta(l0, l1);
     return {
       value: (sd.cpu * 1e6) / res.deliveries,
@@ -813,6 +856,10 @@ async function runCell(impl, sc) {
   const t0 = Date.now();
   try {
     server = await startServer(impl, sc);
+    if (sc.redis) {
+      server.second = await startServer(impl, sc);
+      await topicSubscribedOnBoth(server, sc);
+    }
     // the whole cell is bounded: a hung server or loadgen fails the cell, not the run
     const r = await withGuard(RUNNERS[sc.kind](server, sc), sc.timeoutMs + 15000, 'cell');
     if (server.exited) throw new Error(server.describeExit());
@@ -821,9 +868,33 @@ async function runCell(impl, sc) {
     return { status: 'failed', error: e.message, cellSeconds: (Date.now() - t0) / 1000 };
   } finally {
     // anything the scenario left behind (a loadgen on a timed-out path) goes with the server
-    killChildrenExcept(server ? [server.child] : []);
+    killChildrenExcept(server ? [server.child].concat(server.second ? [server.second.child] : []) : []);
+    if (server && server.second) await server.second.stop(3000);
     if (server) await server.stop(3000);
   }
+}
+
+// topics-redis: websocket-rs subscribes a topic's channel in Redis when the topic gets its first
+// local subscriber, so a keeper connection goes to each server first and the run waits until
+// Redis counts both processes on the channel (ws and websocket + ioredis subscribe at start).
+// The two keepers receive every message too (2 of 203 connections), for every implementation.
+async function topicSubscribedOnBoth(server, sc) {
+  const redis = await benchRedis();
+  const net = require('net');
+  for (const s of [server, server.second]) {
+    const sock = net.connect(s.port, '127.0.0.1');
+    sock.on('error', () => {});
+    sock.on('data', () => {}); // reads and drops what it is sent
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    s.keeper = sock;
+  }
+  const end = Date.now() + 10000;
+  while (Date.now() < end) {
+    if ((await redis.numsub('bench:room')) >= 2) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the two server processes did not both subscribe in Redis');
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1184,6 +1255,7 @@ async function main() {
   const failed = scenarios.some((sc) => impls.some((i) => results[sc.id][i].status === 'failed'));
   killAll();
   removeCerts();
+  if (redisServer) await redisServer.destroy();
   process.exitCode = failed ? 1 : 0;
 }
 

@@ -17,6 +17,11 @@
 //   one topic and calls wsServer.publish(topic, data) on every message (one native call); ws
 //   loops over the topic's subscribers (a Set of sockets, the pattern ws users write);
 //   websocket has no topics and uses broadcastUTF as in fanout
+//   --redis URL (with --mode topics): the topic also spans processes through Redis. websocket-rs:
+//   the `pubsub` option (publishes cross in Rust); ws and websocket: what their users write
+//   today, ioredis: a subscriber connection on the topic's channel and a publisher, every
+//   message sent to the local clients in a JS loop and PUBLISHed with an 8-byte origin id so a
+//   process skips its own
 //
 // Prints `READY <port>` once listening; exits with code 0 on SIGTERM or SIGINT.
 // websocket-rs and websocket share one code path: same API, same options.
@@ -30,7 +35,7 @@ const MAX = 64 * 1024 * 1024;
 
 function parseArgs(argv) {
   const out = { impl: null, port: 0, check: false, exitOnStdinEof: false, tlsKey: null, tlsCert: null,
-    mode: 'echo' };
+    mode: 'echo', redis: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--impl') out.impl = argv[++i];
@@ -38,6 +43,7 @@ function parseArgs(argv) {
     else if (a === '--check') out.check = true;
     else if (a === '--exit-on-stdin-eof') out.exitOnStdinEof = true;
     else if (a === '--tls-key') out.tlsKey = argv[++i];
+    else if (a === '--redis') out.redis = argv[++i];
     else if (a === '--tls-cert') out.tlsCert = argv[++i];
     else if (a === '--mode') out.mode = argv[++i];
     else throw new Error('unknown argument ' + a);
@@ -56,18 +62,49 @@ function loadWebSocketNodeApi(impl) {
   return impl === 'websocket' ? require('websocket') : require(path.join(__dirname, '..', '..'));
 }
 
-function mountWs(httpServer, mode) {
+// The ioredis pattern of ws and websocket users for a topic across processes (--redis): returns
+// { publish(data, isBinary) } after the subscription is active; messages from other processes go
+// to `deliver(data, isBinary)`.
+async function ioredisTopic(url, deliver) {
+  const Redis = require('ioredis');
+  const crypto = require('crypto');
+  const origin = crypto.randomBytes(8);
+  const pub = new Redis(url);
+  const sub = new Redis(url);
+  sub.on('messageBuffer', (channel, message) => {
+    if (message.subarray(0, 8).equals(origin)) return;
+    deliver(message.subarray(9), message[8] === 1);
+  });
+  await sub.subscribe(TOPIC_CHANNEL);
+  return {
+    publish(data, isBinary) {
+      const body = Buffer.isBuffer(data) ? data : Buffer.from(data);
+      pub.publish(TOPIC_CHANNEL, Buffer.concat([origin, Buffer.from([isBinary ? 1 : 0]), body]));
+    },
+  };
+}
+const TOPIC_CHANNEL = 'bench:room';
+
+function mountWs(httpServer, mode, redis) {
   const { WebSocketServer, WebSocket } = require('ws');
   const wss = new WebSocketServer({ server: httpServer, maxPayload: MAX });
   const room = new Set(); // --mode topics: the one topic's subscribers
+  const local = (data, isBinary) => {
+    for (const client of room) {
+      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+    }
+  };
+  let remote = null;
+  if (mode === 'topics' && redis) {
+    wss.ready = ioredisTopic(redis, local).then((r) => (remote = r));
+  }
   wss.on('connection', (ws) => {
     if (mode === 'topics') {
       room.add(ws);
       ws.on('close', () => room.delete(ws));
       ws.on('message', (data, isBinary) => {
-        for (const client of room) {
-          if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
-        }
+        local(data, isBinary);
+        if (remote) remote.publish(data, isBinary);
       });
     } else if (mode === 'fanout') {
       // ws's own broadcast example (README, "Server broadcast")
@@ -84,17 +121,34 @@ function mountWs(httpServer, mode) {
   return wss;
 }
 
-function mountWebSocketNode(impl, httpServer, mode) {
+function mountWebSocketNode(impl, httpServer, mode, redis) {
   const WebSocketServer = loadWebSocketNodeApi(impl).server;
+  const native = impl === 'websocket-rs';
   const wss = new WebSocketServer({
     httpServer,
     maxReceivedFrameSize: MAX,
     maxReceivedMessageSize: MAX,
     keepalive: false,
+    pubsub: native && mode === 'topics' && redis ? { redis, prefix: 'bench:' } : undefined,
   });
+  let remote = null;
+  if (mode === 'topics' && redis) {
+    if (native) {
+      wss.ready = new Promise((resolve) => wss.once('pubsubReady', resolve));
+    } else {
+      const local = (data, isBinary) => (isBinary ? wss.broadcastBytes(data) : wss.broadcastUTF(data.toString()));
+      wss.ready = ioredisTopic(redis, local).then((r) => (remote = r));
+    }
+  }
   wss.on('request', (request) => {
     const conn = request.accept(null, request.origin);
-    if (mode === 'topics' && typeof conn.subscribe === 'function') {
+    if (mode === 'topics' && !native && redis) {
+      conn.on('message', (message) => {
+        if (message.type === 'utf8') wss.broadcastUTF(message.utf8Data);
+        else wss.broadcastBytes(message.binaryData);
+        if (remote) remote.publish(message.type === 'utf8' ? message.utf8Data : message.binaryData, message.type !== 'utf8');
+      });
+    } else if (mode === 'topics' && typeof conn.subscribe === 'function') {
       conn.subscribe('room');
       conn.on('message', (message) => {
         wss.publish('room', message.type === 'utf8' ? message.utf8Data : message.binaryData);
@@ -138,8 +192,9 @@ function main() {
     }
   }
 
-  if (opts.impl === 'ws') mountWs(httpServer, opts.mode);
-  else mountWebSocketNode(opts.impl, httpServer, opts.mode);
+  const wss = opts.impl === 'ws'
+    ? mountWs(httpServer, opts.mode, opts.redis)
+    : mountWebSocketNode(opts.impl, httpServer, opts.mode, opts.redis);
 
   const stop = () => {
     // The runner is done with us. No closing handshakes (10,000 of them would only delay the
@@ -172,8 +227,11 @@ function main() {
     process.stderr.write('echo server: ' + e.message + '\n');
     process.exit(1);
   });
-  httpServer.listen(opts.port, '127.0.0.1', () => {
-    process.stdout.write('READY ' + httpServer.address().port + '\n');
+  // with --redis, READY waits until this process is connected to Redis
+  Promise.resolve(wss.ready).then(() => {
+    httpServer.listen(opts.port, '127.0.0.1', () => {
+      process.stdout.write('READY ' + httpServer.address().port + '\n');
+    });
   });
 }
 

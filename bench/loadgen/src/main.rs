@@ -98,7 +98,7 @@ impl Args {
 
 fn usage() -> String {
     "usage:\n  loadgen echo --url ws://HOST:PORT/ --conns 50 --inflight 32 --size 64 --kind text|binary --messages N [--sync]\n  \
-     loadgen fanout --url ws://HOST:PORT/ --receivers 100 --inflight 16 --size 64 [--warmup W] --messages N [--sync]\n  \
+     loadgen fanout --url ws://HOST:PORT/ --receivers 100 [--url2 ws://HOST:PORT2/ --receivers2 100] --inflight 16 --size 64 [--warmup W] --messages N [--sync]\n  \
      loadgen handshakes --url ws://HOST:PORT/ --count N --concurrency C\n  \
      loadgen idle --url ws://HOST:PORT/ --conns N --hold-secs S [--batch 100]\n  \
      loadgen serve --port P [--host 127.0.0.1] [--exit-on-stdin-eof]\n\
@@ -737,7 +737,21 @@ async fn fan_send(
 
 async fn fanout(args: &Args) -> Result<(), String> {
     let url = args.target()?;
-    let receivers = args.num("receivers", Some(100))?;
+    // --url2 U --receivers2 N: N more receivers on a second server (topics across processes);
+    // the sender stays on --url
+    let url2 = match args.opts.get("url2") {
+        Some(u) => Some(Target::new(
+            proto::parse_url(u)?,
+            args.opts.get("ca").map(|s| s.as_str()),
+        )?),
+        None => None,
+    };
+    let receivers2 = if url2.is_some() {
+        args.num("receivers2", Some(100))?
+    } else {
+        0
+    };
+    let receivers = args.num("receivers", Some(100))? + receivers2;
     let inflight = args.num("inflight", Some(16))?.max(1);
     let size = args.num("size", Some(64))? as usize;
     if !(proto::SEQ_DIGITS..=65536).contains(&size) {
@@ -772,8 +786,11 @@ async fn fanout(args: &Args) -> Result<(), String> {
 
     // every connection (the last one is the sender) is upgraded before anything is sent
     let mut handles = Vec::with_capacity(conns as usize);
-    for _ in 0..conns {
-        let url = url.clone();
+    for i in 0..conns {
+        let url = match &url2 {
+            Some(u2) if i < receivers2 => u2.clone(),
+            _ => url.clone(),
+        };
         handles.push(tokio::task::spawn_local(async move {
             proto::connect(&url, HANDSHAKE_TIMEOUT).await
         }));
@@ -839,7 +856,9 @@ async fn fanout(args: &Args) -> Result<(), String> {
         }
         fail_line("connected", conns);
     }
-    println!("{{\"connected\":{conns},\"receivers\":{receivers},\"warmup\":{warmup},\"errors\":0}}");
+    println!(
+        "{{\"connected\":{conns},\"receivers\":{receivers},\"warmup\":{warmup},\"errors\":0}}"
+    );
     if sync {
         // the runner reads the server's CPU counters, then says go
         if stdin.recv().await.is_none() {

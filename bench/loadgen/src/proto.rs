@@ -397,8 +397,8 @@ impl Rx {
                         if self.msg_opcode != 0 {
                             return Err("new data frame inside a fragmented message".into());
                         }
-                        if let Expect::Exact { opcode: want, .. } | Expect::Seq { opcode: want, .. } =
-                            expect
+                        if let Expect::Exact { opcode: want, .. }
+                        | Expect::Seq { opcode: want, .. } = expect
                         {
                             if opcode != *want {
                                 return Err(format!("echo has opcode {opcode}, sent {want}"));

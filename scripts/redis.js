@@ -1,8 +1,9 @@
 'use strict';
-// A real Redis for the pubsub tests: Debian's redis-server, started on a free port of 127.0.0.1
-// (or a Unix socket) with no persistence, stopped after. `redisAvailable()` says whether the
-// command exists; the tests skip with a notice without it, unless WEBSOCKET_RS_REQUIRE_REDIS=1
-// (CI), which makes that a failure.
+// A real Redis for the pubsub tests and the cross-process bench: Debian's redis-server, started
+// on a free port of 127.0.0.1 (or a Unix socket) with no persistence, stopped after, and a tiny
+// RESP client to ask it things (PUBSUB NUMSUB). `redisAvailable()` says whether the command
+// exists; `requireRedis()` skips a mocha suite with a notice without it, unless
+// WEBSOCKET_RS_REQUIRE_REDIS=1 (CI), which makes that a failure.
 const childProcess = require('child_process');
 const fs = require('fs');
 const net = require('net');
@@ -48,8 +49,11 @@ function freePort() {
 // A redis-server process. `start()` (again after `stop()`: same port or socket) resolves once it
 // accepts connections.
 class RedisServer {
+  // opts.unix: listen on a Unix socket; opts.spawn(cmd, args): how to start the process (the
+  // bench pins it to a core), returning a ChildProcess with piped stdout and stderr.
   constructor(opts) {
     this.unix = Boolean(opts && opts.unix);
+    this.spawn = opts && opts.spawn;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrs-redis-'));
     this.port = 0;
     this.socket = path.join(this.dir, 'redis.sock');
@@ -70,7 +74,7 @@ class RedisServer {
     } else {
       args.push('--port', String(this.port));
     }
-    const proc = childProcess.spawn(REDIS, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = this.spawn ? this.spawn(REDIS, args) : childProcess.spawn(REDIS, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     let out = '';
     await new Promise((resolve, reject) => {
