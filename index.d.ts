@@ -101,6 +101,11 @@ export interface IServerConfig extends IConfig {
      * handles. Required.
      */
     httpServer: http.Server | https.Server | Array<http.Server | https.Server>;
+    /**
+     * websocket-rs extension: topics of this server span processes and machines through Redis
+     * (delivery across processes at most once). Off unless given.
+     */
+    pubsub?: IPubsubConfig;
 
     /**
      * The maximum allowed received frame size in bytes. Single frame messages will also be
@@ -673,6 +678,28 @@ export declare class request extends EventEmitter {
 // server
 
 /** The events of a `server` and their listeners. */
+/** The Redis backplane of a server's topics (websocket-rs extension). */
+export interface IPubsubConfig {
+    /** `redis://host:port`, `rediss://host:port` (TLS) or `redis+unix:///path`. */
+    redis: string;
+    /** Prefix of the Redis channel names (channel = prefix + topic); default `websocket-rs:`. */
+    prefix?: string;
+    /** PEM material for `rediss://`: a CA to trust instead of the system's, a client certificate. */
+    tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+}
+
+/** `server.pubsubStats()`: counters of the Redis backplane. */
+export interface IPubsubStats {
+    connected: boolean;
+    published: number;
+    publishDropped: number;
+    received: number;
+    receivedOwn: number;
+    receivedInvalid: number;
+    delivered: number;
+    reconnects: number;
+}
+
 export interface IServerEvents {
     /**
      * A WebSocket request to accept or reject (unless `autoAcceptConnections`). Without a
@@ -685,6 +712,10 @@ export interface IServerEvents {
     close: (connection: connection, reason: number, desc: string) => void;
     /** An upgrade request with an invalid handshake (it was rejected). */
     upgradeError: (error: Error) => void;
+    /** websocket-rs: the Redis backplane failed (once per outage); local delivery goes on. */
+    pubsubError: (error: Error) => void;
+    /** websocket-rs: the Redis backplane is connected and subscribed (again). */
+    pubsubReady: () => void;
 }
 
 /** A WebSocket server on one or several http servers: `require('websocket').server`. */
@@ -721,6 +752,8 @@ export declare class server extends EventEmitter {
     publish(topic: string, data: string | Uint8Array): number;
     /** The number of this server's connections subscribed to `topic`. */
     subscriberCount(topic: string): number;
+    /** Counters of the Redis backplane, or null without `pubsub`. */
+    pubsubStats(): IPubsubStats | null;
 
     /** The http server's `upgrade` listener. */
     handleUpgrade(request: http.IncomingMessage, socket: net.Socket, head?: Buffer): void;

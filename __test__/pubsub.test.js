@@ -198,6 +198,40 @@ describe('pubsub through Redis', function () {
     deq(cb.got, ['over a socket']);
   });
 
+  it('rediss:// with the CA given in pubsub.tls', async function () {
+    const { requireCerts } = require('./certs');
+    const certs = requireCerts();
+    const rt = new RedisServer({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca } });
+    try {
+      await rt.start();
+    } catch (e) {
+      if (/tls|TLS/.test(e.message) && process.env.WEBSOCKET_RS_REQUIRE_REDIS !== '1') this.skip(); // a redis-server built without TLS
+      throw e;
+    }
+    defer(() => rt.destroy());
+    const tls = { ca: certs.ca };
+    const a = await pubsubServer({ redis: rt.url.replace('127.0.0.1', 'localhost'), prefix: 's:', tls });
+    const b = await pubsubServer({ redis: rt.url.replace('127.0.0.1', 'localhost'), prefix: 's:', tls });
+    await Promise.all([once(a, 'pubsubReady'), once(b, 'pubsubReady')]);
+    const cb = await client(b.url + '?topics=secret');
+    await until(async () => (await rt.numsub('s:secret')) === 1, 5000, 'subscribed over TLS');
+    a.publish('secret', 'over TLS');
+    await until(() => cb.got.length === 1, 5000, 'delivery');
+    deq(cb.got, ['over TLS']);
+  });
+
+  it('rediss:// refuses a server whose certificate it cannot verify (reported, not thrown)', async function () {
+    const { requireCerts } = require('./certs');
+    const certs = requireCerts();
+    const rt = new RedisServer({ tls: { cert: certs.selfSignedCert, key: certs.selfSignedKey, ca: certs.ca } });
+    await rt.start();
+    defer(() => rt.destroy());
+    const a = await pubsubServer({ redis: rt.url.replace('127.0.0.1', 'localhost'), tls: { ca: certs.ca } });
+    await until(() => a.errors.length > 0, 10000, 'a pubsubError');
+    assert.match(a.errors[0], /cannot connect/);
+    eq(a.pubsubStats().connected, false);
+  });
+
   it('only topics with local subscribers are subscribed in Redis; the last to leave unsubscribes', async function () {
     const a = await pubsubServer({ redis: redis.url, prefix: 'sub:' });
     await once(a, 'pubsubReady');
@@ -251,7 +285,9 @@ describe('pubsub through Redis', function () {
     assert.throws(() => new ours.server({ httpServer: h, pubsub: 'redis://x' }), TypeError);
     assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 5 } }), TypeError);
     assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 'redis://x', prefix: 1 } }), TypeError);
-    assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 'http://x' } }), /redis:\/\/ or redis\+unix/);
-    assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 'rediss://x' } }), /TLS/);
+    assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 'http://x' } }), /redis:\/\/, rediss:\/\/ or redis\+unix/);
+    assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 'redis://x', tls: { ca: 'x' } } }), /needs a rediss/);
+    assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 'rediss://x', tls: { ca: 5 } } }), TypeError);
+    assert.throws(() => new ours.server({ httpServer: h, pubsub: { redis: 'rediss://x', tls: { ca: 'x', cert: 'y' } } }), /go together/);
   });
 });

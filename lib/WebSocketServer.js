@@ -67,7 +67,8 @@ WebSocketServer.prototype.mount = function (config) {
   }
 };
 
-// pubsub: { redis: 'redis://host:port' | 'redis+unix:///path', prefix: 'websocket-rs:' }
+// pubsub: { redis: 'redis://host:port' | 'rediss://host:port' | 'redis+unix:///path',
+//          prefix: 'websocket-rs:', tls: { ca, cert, key } (PEM, for rediss://) }
 // (websocket-rs extension): topics published here reach subscribers in other processes and
 // machines through Redis, and theirs reach this server's subscribers.
 WebSocketServer.prototype._startPubsub = function (pubsub) {
@@ -81,7 +82,20 @@ WebSocketServer.prototype._startPubsub = function (pubsub) {
   if (this._pubsub) {
     throw new Error('this server already has a pubsub backplane');
   }
-  context.startBackplane(this, this._topicHub(), pubsub.redis, prefix);
+  let tls;
+  if (pubsub.tls !== undefined) {
+    const pem = (v, name) => {
+      if (v === undefined) return undefined;
+      if (typeof v === 'string') return Buffer.from(v);
+      if (Buffer.isBuffer(v)) return v;
+      throw new TypeError('pubsub.tls.' + name + ' must be a PEM string or Buffer');
+    };
+    if (typeof pubsub.tls !== 'object' || pubsub.tls === null) {
+      throw new TypeError('pubsub.tls must be an object like { ca }');
+    }
+    tls = { ca: pem(pubsub.tls.ca, 'ca'), cert: pem(pubsub.tls.cert, 'cert'), key: pem(pubsub.tls.key, 'key') };
+  }
+  context.startBackplane(this, this._topicHub(), pubsub.redis, prefix, tls);
   this._pubsub = true;
 };
 

@@ -233,12 +233,12 @@ function publish(hub, topic, data, except) {
 
 // Links `server`'s topic hub to other processes through Redis (`pubsub` config); its notices
 // arrive as events of the server.
-function startBackplane(server, hub, url, prefix) {
+function startBackplane(server, hub, url, prefix, tls) {
   if (!initialised) {
     native.init(dispatch);
     initialised = true;
   }
-  native.topicBackplane(hub, url, prefix);
+  native.topicBackplane(hub, url, prefix, tls);
   hubServers[hub] = server;
 }
 

@@ -51,9 +51,12 @@ function freePort() {
 class RedisServer {
   // opts.unix: listen on a Unix socket; opts.spawn(cmd, args): how to start the process (the
   // bench pins it to a core), returning a ChildProcess with piped stdout and stderr.
+  // opts.tls: { cert, key, ca } PEM Buffers: TLS only (rediss://), clients not asked for a
+  // certificate.
   constructor(opts) {
     this.unix = Boolean(opts && opts.unix);
     this.spawn = opts && opts.spawn;
+    this.tls = (opts && opts.tls) || null;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrs-redis-'));
     this.port = 0;
     this.socket = path.join(this.dir, 'redis.sock');
@@ -61,7 +64,8 @@ class RedisServer {
   }
 
   get url() {
-    return this.unix ? 'redis+unix://' + this.socket : 'redis://127.0.0.1:' + this.port;
+    if (this.unix) return 'redis+unix://' + this.socket;
+    return (this.tls ? 'rediss://' : 'redis://') + '127.0.0.1:' + this.port;
   }
 
   async start() {
@@ -71,6 +75,13 @@ class RedisServer {
     const args = ['--save', '', '--appendonly', 'no', '--dir', this.dir, '--bind', '127.0.0.1'];
     if (this.unix) {
       args.push('--port', '0', '--unixsocket', this.socket, '--unixsocketperm', '700');
+    } else if (this.tls) {
+      for (const [name, pem] of Object.entries(this.tls)) {
+        fs.writeFileSync(path.join(this.dir, name + '.pem'), pem, { mode: 0o600 });
+      }
+      const f = (name) => path.join(this.dir, name + '.pem');
+      args.push('--port', '0', '--tls-port', String(this.port), '--tls-cert-file', f('cert'),
+        '--tls-key-file', f('key'), '--tls-ca-cert-file', f('ca'), '--tls-auth-clients', 'no');
     } else {
       args.push('--port', String(this.port));
     }
@@ -117,7 +128,9 @@ class RedisServer {
   // Runs one command (an array of strings) and resolves with its reply, parsed from RESP.
   command(args) {
     return new Promise((resolve, reject) => {
-      const s = this.unix ? net.connect(this.socket) : net.connect(this.port, '127.0.0.1');
+      const s = this.unix ? net.connect(this.socket)
+        : this.tls ? require('tls').connect({ port: this.port, host: '127.0.0.1', ca: this.tls.ca, servername: 'localhost' })
+          : net.connect(this.port, '127.0.0.1');
       let buf = Buffer.alloc(0);
       s.on('error', reject);
       s.on('data', (d) => {

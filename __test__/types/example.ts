@@ -169,6 +169,10 @@ wsServer.broadcastBytes(Buffer.alloc(8));
 expectType<number>()(wsServer.publish('news', 'text'));
 expectType<number>()(wsServer.publish('news', Buffer.alloc(2)));
 expectType<number>()(wsServer.subscriberCount('news'));
+const scaled = new WebSocketServer({ httpServer: https.createServer(), pubsub: { redis: 'redis://127.0.0.1:6379', prefix: 'app:' } });
+scaled.on('pubsubError', (err) => expectType<Error>()(err));
+const stats = scaled.pubsubStats();
+if (stats !== null) expectType<number>()(stats.publishDropped);
 wsServer.on('connect', (connection) => {
     expectType<boolean>()(connection.subscribe('news'));
     expectType<boolean>()(connection.isSubscribed('news'));

@@ -120,29 +120,68 @@ impl Notices for HubNotices {
     }
 }
 
+/// TLS material for `rediss://` (PEM): the CA to trust instead of the system's, and a client
+/// certificate and key for servers that ask for one.
+#[napi(object)]
+pub struct RedisTls {
+    pub ca: Option<Buffer>,
+    pub cert: Option<Buffer>,
+    pub key: Option<Buffer>,
+}
+
 /// Links hub `hub_n` to other processes through the Redis server at `url` (`redis://host:port`,
-/// `redis+unix:///path`), with channel names `prefix` + topic. Connecting happens on the
-/// runtime thread; problems arrive as notices, never as exceptions here, except for a URL
-/// that cannot work.
+/// `rediss://host:port` with TLS, `redis+unix:///path`), with channel names `prefix` + topic.
+/// Connecting happens on the runtime thread; problems arrive as notices, never as exceptions
+/// here, except for a configuration that cannot work.
 #[napi(catch_unwind)]
-pub fn topic_backplane(hub_n: u32, url: String, prefix: String) -> Result<()> {
+pub fn topic_backplane(
+    hub_n: u32,
+    url: String,
+    prefix: String,
+    tls: Option<RedisTls>,
+) -> Result<()> {
     let hub = hub(hub_n)?;
-    if url.starts_with("rediss://") {
-        return Err(Error::from_reason(
-            "pubsub.redis: rediss:// (TLS) is not supported yet; use redis:// or redis+unix://",
-        ));
-    }
-    if !(url.starts_with("redis://")
+    let secure = url.starts_with("rediss://");
+    if !(secure
+        || url.starts_with("redis://")
         || url.starts_with("redis+unix://")
         || url.starts_with("unix://"))
     {
         return Err(Error::new(
             Status::InvalidArg,
-            format!("pubsub.redis must be a redis:// or redis+unix:// URL, not {url:?}"),
+            format!("pubsub.redis must be a redis://, rediss:// or redis+unix:// URL, not {url:?}"),
         ));
     }
-    let client = redis::Client::open(url.as_str())
-        .map_err(|e| Error::new(Status::InvalidArg, format!("pubsub.redis: {e}")))?;
+    let bad = |e: redis::RedisError| Error::new(Status::InvalidArg, format!("pubsub.redis: {e}"));
+    let client = match tls {
+        Some(tls) if tls.ca.is_some() || tls.cert.is_some() => {
+            if !secure {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "pubsub.tls needs a rediss:// URL".to_owned(),
+                ));
+            }
+            let client_tls = match (tls.cert, tls.key) {
+                (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+                    client_cert: cert.to_vec(),
+                    client_key: key.to_vec(),
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(Error::new(
+                        Status::InvalidArg,
+                        "pubsub.tls: cert and key go together".to_owned(),
+                    ))
+                }
+            };
+            let certs = redis::TlsCertificates {
+                client_tls,
+                root_cert: tls.ca.map(|b| b.to_vec()),
+            };
+            redis::Client::build_with_tls(url.as_str(), certs).map_err(bad)?
+        }
+        _ => redis::Client::open(url.as_str()).map_err(bad)?,
+    };
     let env =
         env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
     let handle = runtime::handle()
