@@ -566,3 +566,35 @@ function closeAfter(server) {
 const listening = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 
 Object.assign(module.exports, { nothingThrown, closeAfter, listening });
+
+// ---------------------------------------------------------------------------------------------
+// Child processes that report on stdout, a line at a time.
+
+// Collects `child`'s stdout lines. Returns { lines, line(prefix) }: `line` resolves with the
+// rest of the first line starting with `prefix`, once there is one.
+function childLines(child) {
+  const lines = [];
+  const waiters = [];
+  let partial = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    partial += d;
+    let i;
+    while ((i = partial.indexOf('\n')) >= 0) {
+      lines.push(partial.slice(0, i));
+      partial = partial.slice(i + 1);
+      waiters.splice(0).forEach((w) => w());
+    }
+  });
+  const line = (prefix) => new Promise((resolve) => {
+    const check = () => {
+      const l = lines.find((x) => x.startsWith(prefix));
+      if (l !== undefined) resolve(l.slice(prefix.length).trim());
+      else waiters.push(check);
+    };
+    check();
+  });
+  return { lines, line };
+}
+
+Object.assign(module.exports, { childLines });

@@ -9,7 +9,7 @@ const path = require('path');
 const { once } = require('events');
 const WebSocket = require('ws');
 const ours = require('..');
-const { defer, runCleanups, sleep } = require('./helpers');
+const { defer, runCleanups, sleep, childLines } = require('./helpers');
 const { RedisServer, requireRedis } = require('../scripts/redis');
 
 const eq = assert.strictEqual;
@@ -76,17 +76,7 @@ describe('pubsub through Redis', function () {
       [path.join(__dirname, 'fixtures', 'pubsub-cluster.js'), redis.url, '3'],
       { stdio: ['pipe', 'pipe', 'inherit'] });
     defer(() => child.kill('SIGKILL'));
-    const lines = [];
-    let partial = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      partial += d;
-      let i;
-      while ((i = partial.indexOf('\n')) >= 0) {
-        lines.push(partial.slice(0, i));
-        partial = partial.slice(i + 1);
-      }
-    });
+    const { lines } = childLines(child);
     await until(() => lines.filter((l) => l.startsWith('PORT ')).length === 3 &&
       lines.filter((l) => l.startsWith('READY ')).length === 3, 15000, 'three workers listening and connected to Redis');
     const ports = lines.filter((l) => l.startsWith('PORT ')).map((l) => l.split(' ').map(Number))

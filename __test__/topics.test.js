@@ -9,7 +9,7 @@ const childProcess = require('child_process');
 const net = require('net');
 const crypto = require('crypto');
 const ours = require('..');
-const { defer, runCleanups, sleep, listen, wsConnect } = require('./helpers');
+const { defer, runCleanups, sleep, listen, wsConnect, childLines } = require('./helpers');
 
 const eq = assert.strictEqual;
 const deq = assert.deepStrictEqual;
@@ -260,27 +260,7 @@ describe('topics', function () {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     defer(() => child.kill('SIGKILL'));
-    const lines = [];
-    const waiters = [];
-    child.stdout.setEncoding('utf8');
-    let partial = '';
-    child.stdout.on('data', (d) => {
-      partial += d;
-      let i;
-      while ((i = partial.indexOf('\n')) >= 0) {
-        lines.push(partial.slice(0, i));
-        partial = partial.slice(i + 1);
-        waiters.splice(0).forEach((w) => w());
-      }
-    });
-    const line = (prefix) => new Promise((resolve) => {
-      const check = () => {
-        const l = lines.find((x) => x.startsWith(prefix));
-        if (l) resolve(l.slice(prefix.length).trim());
-        else waiters.push(check);
-      };
-      check();
-    });
+    const { lines, line } = childLines(child);
     const port = Number(await line('PORT '));
     const N = 10000;
     const sockets = [];

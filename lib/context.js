@@ -200,11 +200,16 @@ function broadcast(list, data, binary) {
   for (let i = 0; i < list.length; i++) {
     ids[i] = list[i]._id;
   }
-  const result = binary ? native.broadcastBinary(ids, data) : native.broadcastText(ids, data);
+  afterFanOut(binary ? native.broadcastBinary(ids, data) : native.broadcastText(ids, data), 1);
+}
+
+// After a native fan-out: schedules the flush when `result[0]` asks for it, and marks
+// `outputBufferFull` on the connections whose ids are listed from `result[first]` on.
+function afterFanOut(result, first) {
   if ((result[0] & SCHEDULE_FLUSH) !== 0) {
     module.exports.scheduleFlush();
   }
-  for (let i = 1; i < result.length; i++) {
+  for (let i = first; i < result.length; i++) {
     const conn = connections[result[i]];
     if (conn !== undefined) {
       conn.outputBufferFull = true;
@@ -219,15 +224,7 @@ function publish(hub, topic, data, except) {
   const result = typeof data === 'string'
     ? native.publishText(hub, topic, data, except)
     : native.publishBinary(hub, topic, data, except);
-  if ((result[0] & SCHEDULE_FLUSH) !== 0) {
-    module.exports.scheduleFlush();
-  }
-  for (let i = 2; i < result.length; i++) {
-    const conn = connections[result[i]];
-    if (conn !== undefined) {
-      conn.outputBufferFull = true;
-    }
-  }
+  afterFanOut(result, 2);
   return result[1];
 }
 
