@@ -270,6 +270,34 @@ describe('pubsub through Redis', function () {
     eq(new Set(ids).size, 1, 'one sender');
   });
 
+  it('subscribe and unsubscribe under traffic across processes: in order, never twice, and subscribed again at the end', async function () {
+    const a = await pubsubServer({ redis: redis.url, prefix: 'flap:' });
+    const b = await pubsubServer({ redis: redis.url, prefix: 'flap:' });
+    await Promise.all([once(a, 'pubsubReady'), once(b, 'pubsubReady')]);
+    const cb = await client(b.url);
+    const conn = b.connections[0];
+    let n = 0;
+    const timer = setInterval(() => {
+      for (let k = 0; k < 10; k++) a.publish('t', String(n++));
+    }, 1);
+    // b's only subscriber comes and goes: b's Redis subscription with it
+    for (let round = 0; round < 30; round++) {
+      if (round % 2 === 0) conn.subscribe('t');
+      else conn.unsubscribe('t');
+      await sleep(10);
+    }
+    conn.subscribe('t');
+    await until(async () => (await redis.numsub('flap:t')) === 1, 5000, 'subscribed in Redis at the end');
+    const before = cb.got.length;
+    await until(() => cb.got.length > before + 20, 5000, 'messages after the last subscribe');
+    clearInterval(timer);
+    await sleep(200);
+    const nums = cb.got.map(Number);
+    for (let i = 1; i < nums.length; i++) {
+      assert.ok(nums[i] > nums[i - 1], `in order and never twice: ${nums[i - 1]} then ${nums[i]}`);
+    }
+  });
+
   it('bad pubsub configs throw when the server is made', function () {
     const h = http.createServer();
     assert.throws(() => new ours.server({ httpServer: h, pubsub: 'redis://x' }), TypeError);
