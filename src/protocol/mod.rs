@@ -5,6 +5,7 @@
 
 pub mod close;
 pub mod connection;
+pub mod deflate;
 pub mod entropy;
 pub mod frame;
 pub mod handshake;
