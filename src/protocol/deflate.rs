@@ -2,10 +2,16 @@
 //!
 //! The server takes the first acceptable offer of a `Sec-WebSocket-Extensions` request header
 //! and declines (answers without the extension) when none is; the client checks the server's
-//! answer against what it offered and fails the connection on anything else (§7.1). Compressing
-//! and inflating messages will sit beside this, between frames and message assembly.
+//! answer against what it offered and fails the connection on anything else (§7.1).
+//!
+//! [`Compressor`] and [`Inflater`] do the per-message work (§7.2): raw DEFLATE, each message
+//! ended by a sync flush whose trailing `00 00 FF FF` is not sent, and put back before
+//! inflating. Inflating stops at a byte limit, so a decompression bomb is refused while its
+//! output is produced, not after it is buffered.
 
 use std::fmt::Write as _;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The extension's name on the wire.
 pub const NAME: &str = "permessage-deflate";
@@ -375,6 +381,209 @@ pub fn negotiate_client(
     Ok(found)
 }
 
+/// The four bytes a sync flush ends with, left off every compressed message (§7.2.1).
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// zlib (and zlib-rs) refuse raw deflate with an 8-bit window: 9 is used instead. A 9-bit
+/// inflater reads what an 8-bit compressor wrote; a 9-bit compressor is what every major
+/// implementation uses when 8 is negotiated.
+fn zlib_bits(bits: u8) -> u8 {
+    bits.clamp(9, MAX_WINDOW_BITS)
+}
+
+/// Compresses messages for one direction of one connection (or, without context takeover, for
+/// any connection: it is reset after each message).
+pub struct Compressor {
+    z: Compress,
+    no_context_takeover: bool,
+}
+
+impl Compressor {
+    /// `level` 0..=9 (zlib's).
+    pub fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> Self {
+        Compressor {
+            z: Compress::new_with_window_bits(
+                Compression::new(level.min(9)),
+                false,
+                zlib_bits(window_bits),
+            ),
+            no_context_takeover,
+        }
+    }
+
+    /// Appends the compressed form of `payload` (one whole message) to `out`.
+    pub fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        if payload.is_empty() {
+            // An empty stored block (§7.2.3.6); a sync flush with no new input would produce
+            // nothing at all after an earlier one.
+            out.push(0x00);
+            return;
+        }
+        let start = out.len();
+        let mut input = payload;
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(input.len() / 2 + 256);
+            }
+            let (in_before, out_before) = (self.z.total_in(), out.len());
+            // Sync flush: the message ends on a byte boundary, the state goes on (§7.2.1).
+            if self
+                .z
+                .compress_vec(input, out, FlushCompress::Sync)
+                .is_err()
+            {
+                // Memory into memory cannot fail but for a bug: send the message stored.
+                self.z.reset();
+                out.truncate(start);
+                return self.stored(payload, out);
+            }
+            input = &input[(self.z.total_in() - in_before) as usize..];
+            let room_left = out.capacity() > out.len();
+            let flushed = out.len() - start >= 4 && out[out.len() - 4..] == SYNC_TAIL;
+            let stuck = self.z.total_in() == in_before && out.len() == out_before;
+            if input.is_empty() && room_left && (flushed || stuck) {
+                break;
+            }
+        }
+        if out.len() - start >= 4 && out[out.len() - 4..] == SYNC_TAIL {
+            out.truncate(out.len() - 4);
+        }
+        if out.len() == start {
+            out.push(0x00);
+        }
+        if self.no_context_takeover {
+            self.z.reset();
+        }
+    }
+
+    /// `payload` as stored (uncompressed) DEFLATE blocks, for the compressor's error path.
+    fn stored(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        if payload.is_empty() {
+            out.push(0x00);
+            return;
+        }
+        for c in payload.chunks(65535) {
+            out.push(0x00); // BFINAL 0, BTYPE 00
+            let len = c.len() as u16;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&(!len).to_le_bytes());
+            out.extend_from_slice(c);
+        }
+    }
+}
+
+/// Why inflating a message failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InflateError {
+    /// The inflated message would exceed the limit (close 1009).
+    TooBig,
+    /// Not valid DEFLATE data (close 1007, as other implementations do).
+    Corrupt,
+}
+
+/// Inflates the messages of one direction of one connection.
+pub struct Inflater {
+    z: Decompress,
+    no_context_takeover: bool,
+}
+
+impl Inflater {
+    pub fn new(window_bits: u8, no_context_takeover: bool) -> Self {
+        Inflater {
+            z: Decompress::new_with_window_bits(false, zlib_bits(window_bits)),
+            no_context_takeover,
+        }
+    }
+
+    /// Inflates `input` (the payload of one frame of a compressed message) onto `out`; `last`
+    /// for the message's final frame. `out` never grows past `limit` bytes: the message is
+    /// refused as soon as its output would.
+    pub fn inflate(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        self.run(input, out, limit)?;
+        if last {
+            self.run(&SYNC_TAIL, out, limit)?;
+            if self.no_context_takeover {
+                self.z.reset(false);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        loop {
+            if out.len() >= limit {
+                // output is full: one more byte would be over; see if any is still coming
+                let mut probe = [0u8; 1];
+                let before_in = self.z.total_in();
+                let before_out = self.z.total_out();
+                self.z
+                    .decompress(input, &mut probe, FlushDecompress::Sync)
+                    .map_err(|_| InflateError::Corrupt)?;
+                if self.z.total_out() > before_out {
+                    return Err(InflateError::TooBig);
+                }
+                let used = (self.z.total_in() - before_in) as usize;
+                input = &input[used..];
+                if input.is_empty() {
+                    return Ok(());
+                }
+                if used == 0 {
+                    // no progress with room for a byte: the data cannot go on
+                    return Err(InflateError::Corrupt);
+                }
+                continue;
+            }
+            let room = (limit - out.len()).min(64 * 1024);
+            out.reserve(room);
+            let cap = out.len() + room;
+            let before_in = self.z.total_in();
+            let before_out = out.len();
+            // decompress_vec never grows `out` past its capacity: cap the view at `room`
+            let mut window = std::mem::take(out);
+            let spare_cap = window.capacity();
+            if spare_cap > cap {
+                // keep the limit exact: work on a vector whose capacity ends at `cap`
+                let mut limited = Vec::with_capacity(cap);
+                limited.extend_from_slice(&window);
+                window = limited;
+            }
+            let status = self
+                .z
+                .decompress_vec(input, &mut window, FlushDecompress::Sync);
+            *out = window;
+            let status = status.map_err(|_| InflateError::Corrupt)?;
+            let used = (self.z.total_in() - before_in) as usize;
+            input = &input[used..];
+            let produced = out.len() - before_out;
+            if matches!(status, Status::StreamEnd) {
+                // a final block ends the stream: nothing more may follow in this message
+                return if input.is_empty() {
+                    Ok(())
+                } else {
+                    Err(InflateError::Corrupt)
+                };
+            }
+            if input.is_empty() && produced < room {
+                return Ok(());
+            }
+            if used == 0 && produced == 0 {
+                return Err(InflateError::Corrupt);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +594,142 @@ mod tests {
 
     fn server(h: &str, config: &DeflateConfig) -> Option<String> {
         negotiate_server(&offers(h), config).map(|(p, bits)| p.response(bits))
+    }
+
+    fn round_trip(c: &mut Compressor, i: &mut Inflater, msg: &[u8]) -> usize {
+        let mut z = Vec::new();
+        c.compress(msg, &mut z);
+        let mut back = Vec::new();
+        i.inflate(&z, true, &mut back, usize::MAX).unwrap();
+        assert_eq!(back, msg);
+        z.len()
+    }
+
+    #[test]
+    fn compresses_and_inflates_with_every_window_and_both_takeover_modes() {
+        let text = b"{\"type\":\"chat\",\"text\":\"hello hello hello hello\"}".repeat(40);
+        for bits in 8..=15u8 {
+            for no_takeover in [false, true] {
+                let mut c = Compressor::new(6, bits, no_takeover);
+                let mut i = Inflater::new(bits, no_takeover);
+                let first = round_trip(&mut c, &mut i, &text);
+                let second = round_trip(&mut c, &mut i, &text);
+                assert!(
+                    first < text.len() / 4,
+                    "compresses ({first} of {})",
+                    text.len()
+                );
+                if no_takeover {
+                    assert_eq!(first, second, "no context: every message the same");
+                } else {
+                    assert!(second < first, "context takeover: the second is smaller");
+                }
+                round_trip(&mut c, &mut i, b"");
+            }
+        }
+    }
+
+    #[test]
+    fn hello_example_of_the_rfc() {
+        // RFC 7692 7.2.3.1: "Hello" compressed, no context takeover
+        let mut c = Compressor::new(6, 15, true);
+        let mut z = Vec::new();
+        c.compress(b"Hello", &mut z);
+        let mut i = Inflater::new(15, true);
+        let mut out = Vec::new();
+        i.inflate(
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            true,
+            &mut out,
+            100,
+        )
+        .unwrap();
+        assert_eq!(out, b"Hello");
+        out.clear();
+        i.inflate(&z, true, &mut out, 100).unwrap();
+        assert_eq!(out, b"Hello");
+        // 7.2.3.2: split over two frames
+        let mut i = Inflater::new(15, true);
+        out.clear();
+        i.inflate(&[0xf2, 0x48, 0xcd], false, &mut out, 100)
+            .unwrap();
+        i.inflate(&[0xc9, 0xc9, 0x07, 0x00], true, &mut out, 100)
+            .unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn a_bomb_is_refused_at_the_limit_while_inflating() {
+        let zeros = vec![0u8; 16 * 1024 * 1024];
+        let mut c = Compressor::new(9, 15, true);
+        let mut z = Vec::new();
+        c.compress(&zeros, &mut z);
+        assert!(z.len() < 64 * 1024, "16 MiB of zeros is small: {}", z.len());
+        let mut i = Inflater::new(15, true);
+        let mut out = Vec::new();
+        assert_eq!(
+            i.inflate(&z, true, &mut out, 1024 * 1024),
+            Err(InflateError::TooBig)
+        );
+        assert!(out.len() <= 1024 * 1024 && out.capacity() <= 1024 * 1024 + 64 * 1024);
+        // exactly at the limit is fine
+        let mut i = Inflater::new(15, true);
+        let mut c = Compressor::new(6, 15, true);
+        let msg = vec![7u8; 1000];
+        let mut z = Vec::new();
+        c.compress(&msg, &mut z);
+        let mut out = Vec::new();
+        i.inflate(&z, true, &mut out, 1000).unwrap();
+        assert_eq!(out.len(), 1000);
+        let mut out = Vec::new();
+        let mut i = Inflater::new(15, true);
+        assert_eq!(
+            i.inflate(&z, true, &mut out, 999),
+            Err(InflateError::TooBig)
+        );
+    }
+
+    #[test]
+    fn arbitrary_input_ends_in_a_result_never_a_hang_or_panic() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..3000 {
+            let len = (next() % 64) as usize;
+            let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let limit = (next() % 200) as usize;
+            let mut i = Inflater::new(9 + (round % 7) as u8, round % 2 == 0);
+            let mut out = Vec::new();
+            let _ = i.inflate(&data, round % 3 != 0, &mut out, limit);
+            assert!(out.len() <= limit);
+        }
+    }
+
+    #[test]
+    fn the_stored_fallback_is_valid_deflate() {
+        let mut c = Compressor::new(6, 15, true);
+        let msg: Vec<u8> = (0..70_000u32).map(|n| (n % 251) as u8).collect();
+        for m in [&msg[..], b"x", b""] {
+            let mut z = Vec::new();
+            c.stored(m, &mut z);
+            let mut back = Vec::new();
+            Inflater::new(15, true).inflate(&z, true, &mut back, usize::MAX).unwrap();
+            assert_eq!(back, m);
+        }
+    }
+
+    #[test]
+    fn corrupt_data_is_refused() {
+        let mut i = Inflater::new(15, false);
+        let mut out = Vec::new();
+        assert_eq!(
+            i.inflate(&[0xff, 0xff, 0xff, 0xff, 0xff], true, &mut out, 1 << 20),
+            Err(InflateError::Corrupt)
+        );
     }
 
     #[test]
