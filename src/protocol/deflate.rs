@@ -717,7 +717,9 @@ mod tests {
             let mut z = Vec::new();
             c.stored(m, &mut z);
             let mut back = Vec::new();
-            Inflater::new(15, true).inflate(&z, true, &mut back, usize::MAX).unwrap();
+            Inflater::new(15, true)
+                .inflate(&z, true, &mut back, usize::MAX)
+                .unwrap();
             assert_eq!(back, m);
         }
     }
