@@ -95,6 +95,8 @@ pub(crate) struct EnvShared {
     has_releases: AtomicBool,
     /// Notices that belong to no connection: (hub, kind, text), delivered with id 0.
     notices: Mutex<Vec<(u32, u32, String)>>,
+    /// Set while `notices` may hold something: a batch checks it instead of taking the lock.
+    has_notices: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -126,6 +128,7 @@ impl EnvShared {
         let was_empty = {
             let mut notices = lock(&self.notices);
             notices.push((hub, kind, text));
+            self.has_notices.store(true, Ordering::Release);
             notices.len() == 1
         };
         if was_empty {
@@ -283,6 +286,7 @@ pub(crate) fn create(
         releases: Mutex::new(Vec::new()),
         has_releases: AtomicBool::new(false),
         notices: Mutex::new(Vec::new()),
+        has_notices: AtomicBool::new(false),
     });
     let context = Arc::into_raw(shared.clone()) as *mut c_void;
     let mut name = ptr::null_mut();
@@ -412,7 +416,11 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
             }
             _ => true,
         });
-        let notices = std::mem::take(&mut *lock(&shared.notices));
+        let notices = if shared.has_notices.swap(false, Ordering::Acquire) {
+            std::mem::take(&mut *lock(&shared.notices))
+        } else {
+            Vec::new()
+        };
         if items.is_empty() && failing.is_empty() && notices.is_empty() {
             if lock(&shared.queue).is_empty() {
                 break;
@@ -448,7 +456,7 @@ unsafe fn run_batches(env: sys::napi_env, dispatch: sys::napi_value, shared: &En
     // More than a few rounds' worth (a send callback that sends again, and so on): the rest
     // goes in the next wake-up. Pushes made meanwhile did not wake anyone, so this must,
     // whoever called: run_batches never runs inside another run_batches.
-    if !lock(&shared.queue).is_empty() || !lock(&shared.notices).is_empty() {
+    if !lock(&shared.queue).is_empty() || shared.has_notices.load(Ordering::Acquire) {
         shared.wake_js();
     }
 }

@@ -60,20 +60,11 @@ impl DeflateParams {
     /// parameter at its default is left out; `client_max_window_bits` is only sent when the
     /// client offered it (`client_offered_bits`), as §7.1.2.2 requires.
     pub fn response(&self, client_offered_bits: bool) -> String {
-        let mut out = String::from(NAME);
-        if self.server_no_context_takeover {
-            out.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            out.push_str("; client_no_context_takeover");
-        }
-        if self.server_max_window_bits < MAX_WINDOW_BITS {
-            let _ = write!(
-                out,
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            );
-        }
+        let mut out = common_params(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_max_window_bits,
+        );
         if client_offered_bits && self.client_max_window_bits < MAX_WINDOW_BITS {
             let _ = write!(
                 out,
@@ -83,6 +74,22 @@ impl DeflateParams {
         }
         out
     }
+}
+
+/// The extension name and the parameters an offer and an answer write alike: each takeover
+/// flag when set, `server_max_window_bits` when below 15.
+fn common_params(server_no_ctx: bool, client_no_ctx: bool, server_bits: u8) -> String {
+    let mut out = String::from(NAME);
+    if server_no_ctx {
+        out.push_str("; server_no_context_takeover");
+    }
+    if client_no_ctx {
+        out.push_str("; client_no_context_takeover");
+    }
+    if server_bits < MAX_WINDOW_BITS {
+        let _ = write!(out, "; server_max_window_bits={server_bits}");
+    }
+    out
 }
 
 /// One extension of a header: its name and parameters, values unquoted.
@@ -294,20 +301,11 @@ pub fn negotiate_server(
 
 /// The client's offer: `permessage-deflate; client_max_window_bits` and what `config` asks for.
 pub fn client_offer(config: &DeflateConfig) -> String {
-    let mut out = String::from(NAME);
-    if config.server_no_context_takeover {
-        out.push_str("; server_no_context_takeover");
-    }
-    if config.client_no_context_takeover {
-        out.push_str("; client_no_context_takeover");
-    }
-    if config.server_max_window_bits < MAX_WINDOW_BITS {
-        let _ = write!(
-            out,
-            "; server_max_window_bits={}",
-            config.server_max_window_bits
-        );
-    }
+    let mut out = common_params(
+        config.server_no_context_takeover,
+        config.client_no_context_takeover,
+        config.server_max_window_bits,
+    );
     match config.client_max_window_bits {
         Some(n) => {
             let _ = write!(out, "; client_max_window_bits={n}");
