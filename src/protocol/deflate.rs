@@ -57,15 +57,20 @@ pub struct DeflateParams {
 
 impl DeflateParams {
     /// The extension as it appears in the server's `Sec-WebSocket-Extensions` response. A
-    /// parameter at its default is left out; `client_max_window_bits` is only sent when the
-    /// client offered it (`client_offered_bits`), as §7.1.2.2 requires.
-    pub fn response(&self, client_offered_bits: bool) -> String {
+    /// parameter at its default is left out, and a window limit is only sent when the client
+    /// offered that parameter (§7.1.2.1, §7.1.2.2).
+    fn response(&self, server_bits_offered: bool, client_bits_offered: bool) -> String {
+        let server_bits = if server_bits_offered {
+            self.server_max_window_bits
+        } else {
+            MAX_WINDOW_BITS
+        };
         let mut out = common_params(
             self.server_no_context_takeover,
             self.client_no_context_takeover,
-            self.server_max_window_bits,
+            server_bits,
         );
-        if client_offered_bits && self.client_max_window_bits < MAX_WINDOW_BITS {
+        if client_bits_offered && self.client_max_window_bits < MAX_WINDOW_BITS {
             let _ = write!(
                 out,
                 "; client_max_window_bits={}",
@@ -258,13 +263,21 @@ fn requested(ext: &Extension) -> Option<Requested> {
     Some(r)
 }
 
-/// The server's choice among a request's offers: the parameters, and whether the chosen offer
-/// had `client_max_window_bits` (so the response may carry it). `None`: decline (answer without
-/// the extension), because no offer of permessage-deflate is acceptable.
-pub fn negotiate_server(
-    offers: &[Extension],
-    config: &DeflateConfig,
-) -> Option<(DeflateParams, bool)> {
+/// What the server agreed to: the parameters both sides use and the response header value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub params: DeflateParams,
+    /// The `Sec-WebSocket-Extensions` value of the 101.
+    pub response: String,
+}
+
+/// The server's choice among a request's offers. `None`: decline (answer without the
+/// extension), because no offer of permessage-deflate is acceptable.
+///
+/// A window limit goes into the response only when the offer carried the parameter
+/// (§7.1.2.1, §7.1.2.2); without it, the server still compresses with its configured window,
+/// which any inflater reads.
+pub fn negotiate_server(offers: &[Extension], config: &DeflateConfig) -> Option<Accepted> {
     offers
         .iter()
         .filter(|e| e.name.eq_ignore_ascii_case(NAME))
@@ -274,28 +287,29 @@ pub fn negotiate_server(
                 Some(n) => n.min(config.server_max_window_bits),
                 None => config.server_max_window_bits,
             };
-            let (client_bits, offered_bits) =
-                match (r.client_max_window_bits, config.client_max_window_bits) {
-                    // the client did not offer the parameter: it may use any window, and a limit
-                    // the server wants cannot be sent (§7.1.2.2), so this offer does not do
-                    (None, Some(_)) => return None,
-                    (None, None) => (MAX_WINDOW_BITS, false),
-                    (Some(offered), wanted) => {
-                        let offered = offered.unwrap_or(MAX_WINDOW_BITS);
-                        (wanted.map_or(offered, |w| w.min(offered)), true)
-                    }
-                };
-            Some((
-                DeflateParams {
-                    server_no_context_takeover: r.server_no_context_takeover
-                        || config.server_no_context_takeover,
-                    client_no_context_takeover: r.client_no_context_takeover
-                        || config.client_no_context_takeover,
-                    server_max_window_bits: server_bits,
-                    client_max_window_bits: client_bits,
-                },
-                offered_bits,
-            ))
+            let client_bits = match (r.client_max_window_bits, config.client_max_window_bits) {
+                // the client did not offer the parameter: it may use any window, and a limit
+                // the server wants cannot be sent (§7.1.2.2), so this offer does not do
+                (None, Some(_)) => return None,
+                (None, None) => MAX_WINDOW_BITS,
+                (Some(offered), wanted) => {
+                    let offered = offered.unwrap_or(MAX_WINDOW_BITS);
+                    wanted.map_or(offered, |w| w.min(offered))
+                }
+            };
+            let params = DeflateParams {
+                server_no_context_takeover: r.server_no_context_takeover
+                    || config.server_no_context_takeover,
+                client_no_context_takeover: r.client_no_context_takeover
+                    || config.client_no_context_takeover,
+                server_max_window_bits: server_bits,
+                client_max_window_bits: client_bits,
+            };
+            let response = params.response(
+                r.server_max_window_bits.is_some(),
+                r.client_max_window_bits.is_some(),
+            );
+            Some(Accepted { params, response })
         })
 }
 
@@ -389,6 +403,11 @@ fn zlib_bits(bits: u8) -> u8 {
     bits.clamp(9, MAX_WINDOW_BITS)
 }
 
+/// Bytes of history a direction negotiated with `bits` may refer back into.
+pub fn window_size(bits: u8) -> usize {
+    1 << zlib_bits(bits)
+}
+
 /// Compresses messages for one direction of one connection (or, without context takeover, for
 /// any connection: it is reset after each message).
 pub struct Compressor {
@@ -407,6 +426,13 @@ impl Compressor {
             ),
             no_context_takeover,
         }
+    }
+
+    /// Loads the window a fresh compressor may refer back into (the end of the messages it
+    /// sent before it was released; see `takeover`).
+    pub fn prime(&mut self, window: &[u8]) {
+        // Allowed right after creation; on failure the compressor simply refers to nothing.
+        let _ = self.z.set_dictionary(window);
     }
 
     /// Appends the compressed form of `payload` (one whole message) to `out`.
@@ -470,6 +496,9 @@ impl Compressor {
     }
 }
 
+/// Output produced per inflate call at most: bounds the zeroed room added to the output.
+const INFLATE_STEP: usize = 64 * 1024;
+
 /// Why inflating a message failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InflateError {
@@ -483,6 +512,12 @@ pub enum InflateError {
 pub struct Inflater {
     z: Decompress,
     no_context_takeover: bool,
+    /// The message so far ended with a final block (BFINAL, §7.2.3.4): nothing may follow in
+    /// it, and the stream starts anew for the next message.
+    ended: bool,
+    /// The last message ended with a final block and the stream was started anew: a
+    /// connection with context takeover must load its window again.
+    restarted: bool,
 }
 
 impl Inflater {
@@ -490,7 +525,21 @@ impl Inflater {
         Inflater {
             z: Decompress::new_with_window_bits(false, zlib_bits(window_bits)),
             no_context_takeover,
+            ended: false,
+            restarted: false,
         }
+    }
+
+    /// True once after a message that ended with a final block restarted the stream.
+    pub fn restarted(&mut self) -> bool {
+        std::mem::take(&mut self.restarted)
+    }
+
+    /// Loads the window a fresh inflater starts from (the end of earlier messages, when an
+    /// inflater is rebuilt for a connection with context takeover).
+    pub fn prime(&mut self, window: &[u8]) {
+        // A raw inflater takes a dictionary at any time; failure would only mean an empty one.
+        let _ = self.z.set_dictionary(window);
     }
 
     /// Inflates `input` (the payload of one frame of a compressed message) onto `out`; `last`
@@ -503,11 +552,22 @@ impl Inflater {
         out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<(), InflateError> {
+        if self.ended {
+            return if input.is_empty() {
+                Ok(())
+            } else {
+                Err(InflateError::Corrupt)
+            };
+        }
         self.run(input, out, limit)?;
         if last {
-            self.run(&SYNC_TAIL, out, limit)?;
-            if self.no_context_takeover {
+            if !self.ended {
+                self.run(&SYNC_TAIL, out, limit)?;
+            }
+            if self.no_context_takeover || self.ended {
                 self.z.reset(false);
+                self.restarted = self.ended;
+                self.ended = false;
             }
         }
         Ok(())
@@ -542,30 +602,24 @@ impl Inflater {
                 }
                 continue;
             }
-            let room = (limit - out.len()).min(64 * 1024);
-            out.reserve(room);
-            let cap = out.len() + room;
-            let before_in = self.z.total_in();
+            // Inflate into zeroed room at the end of `out`, at most up to `limit`: the output
+            // never grows past the limit, and `out` grows geometrically, not per step.
+            let room = (limit - out.len()).min(INFLATE_STEP);
             let before_out = out.len();
-            // decompress_vec never grows `out` past its capacity: cap the view at `room`
-            let mut window = std::mem::take(out);
-            let spare_cap = window.capacity();
-            if spare_cap > cap {
-                // keep the limit exact: work on a vector whose capacity ends at `cap`
-                let mut limited = Vec::with_capacity(cap);
-                limited.extend_from_slice(&window);
-                window = limited;
-            }
+            out.resize(before_out + room, 0);
+            let before_in = self.z.total_in();
+            let before_total = self.z.total_out();
             let status = self
                 .z
-                .decompress_vec(input, &mut window, FlushDecompress::Sync);
-            *out = window;
+                .decompress(input, &mut out[before_out..], FlushDecompress::Sync);
+            let produced = (self.z.total_out() - before_total) as usize;
+            out.truncate(before_out + produced);
             let status = status.map_err(|_| InflateError::Corrupt)?;
             let used = (self.z.total_in() - before_in) as usize;
             input = &input[used..];
-            let produced = out.len() - before_out;
             if matches!(status, Status::StreamEnd) {
                 // a final block ends the stream: nothing more may follow in this message
+                self.ended = true;
                 return if input.is_empty() {
                     Ok(())
                 } else {
@@ -591,7 +645,7 @@ mod tests {
     }
 
     fn server(h: &str, config: &DeflateConfig) -> Option<String> {
-        negotiate_server(&offers(h), config).map(|(p, bits)| p.response(bits))
+        negotiate_server(&offers(h), config).map(|a| a.response)
     }
 
     fn round_trip(c: &mut Compressor, i: &mut Inflater, msg: &[u8]) -> usize {
@@ -808,14 +862,13 @@ mod tests {
             server_max_window_bits: 9,
             client_max_window_bits: Some(12),
         };
-        let (p, bits) = negotiate_server(
+        let a = negotiate_server(
             &offers("permessage-deflate; server_max_window_bits=8; client_max_window_bits=14"),
             &c,
         )
         .unwrap();
-        assert!(bits);
         assert_eq!(
-            p,
+            a.params,
             DeflateParams {
                 server_no_context_takeover: true,
                 client_no_context_takeover: true,
@@ -824,9 +877,20 @@ mod tests {
             }
         );
         assert_eq!(
-            p.response(bits),
+            a.response,
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
              server_max_window_bits=8; client_max_window_bits=12"
+        );
+        // a window the client did not ask to limit is used, not announced
+        let unlimited_client = DeflateConfig {
+            client_max_window_bits: None,
+            ..c
+        };
+        let a = negotiate_server(&offers("permessage-deflate"), &unlimited_client).unwrap();
+        assert_eq!(a.params.server_max_window_bits, 9);
+        assert_eq!(
+            a.response,
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
         );
     }
 
@@ -837,7 +901,9 @@ mod tests {
                 let h = format!(
                     "permessage-deflate; server_max_window_bits={s}; client_max_window_bits={cb}"
                 );
-                let (p, _) = negotiate_server(&offers(&h), &DeflateConfig::default()).unwrap();
+                let p = negotiate_server(&offers(&h), &DeflateConfig::default())
+                    .unwrap()
+                    .params;
                 assert_eq!(
                     (p.server_max_window_bits, p.client_max_window_bits),
                     (s, cb)

@@ -14,4 +14,5 @@ pub mod message;
 pub mod outbox;
 pub mod pool;
 pub mod state;
+pub mod takeover;
 pub mod utf8;
