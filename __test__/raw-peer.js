@@ -158,6 +158,7 @@ class RawPeer {
     this.changed = new EventEmitter();
     this.changed.setMaxListeners(0);
     socket.setNoDelay(true);
+    this.allowRsv1 = false; // permessage-deflate agreed: RSV1 may mark a compressed message
     this.errors = []; // socket errors (an RST after a protocol error is not this peer's failure)
     socket.on('error', (e) => this.errors.push(e.code || e.message));
     socket.on('data', (d) => this._onData(d));
@@ -242,7 +243,8 @@ class RawPeer {
       return this.eof || this.gone ? null : undefined;
     }, ms || 3000, what || 'a frame');
     if (f !== null) {
-      assert.strictEqual(f.rsv, 0, 'a ' + opName(f.opcode) + ' frame arrived with RSV bits ' + f.rsv);
+      const allowed = this.allowRsv1 && (f.opcode === OP.TEXT || f.opcode === OP.BINARY) ? 4 : 0;
+      assert.strictEqual(f.rsv & ~allowed, 0, 'a ' + opName(f.opcode) + ' frame arrived with RSV bits ' + f.rsv);
       assert.strictEqual(f.masked, !this.masks, 'a ' + opName(f.opcode) + ' frame arrived ' +
         (f.masked ? 'masked (from a server)' : 'unmasked (from a client)'));
     }
@@ -281,6 +283,7 @@ class RawPeer {
     }
     return {
       opcode: first.opcode, payload: Buffer.concat(parts), fragments: parts.length, sizes: parts.map((p) => p.length),
+      compressed: (first.rsv & 4) !== 0,
     };
   }
 
@@ -339,7 +342,9 @@ const hexAt = (b, i) => (i < b.length ? b.subarray(i, i + 8).toString('hex') : '
 // Sessions
 
 // This project's server (its `config` over the documented defaults) echoing, and a raw client.
-async function serverSession(config) {
+// opts.extensions: a Sec-WebSocket-Extensions value for the request; the session's `head` is
+// the 101's head.
+async function serverSession(config, opts) {
   const { server: WebSocketServer } = require('..');
   const h = await listen();
   const wss = new WebSocketServer(Object.assign({ httpServer: h }, config));
@@ -361,8 +366,11 @@ async function serverSession(config) {
   defer(() => socket.destroy());
   socket.on('error', () => {});
   const key = newKey();
+  const extensions = opts && opts.extensions !== undefined
+    ? 'Sec-WebSocket-Extensions: ' + opts.extensions + '\r\n' : '';
   socket.write('GET /conformance HTTP/1.1\r\nHost: 127.0.0.1:' + port + '\r\nUpgrade: websocket\r\n' +
-    'Connection: Upgrade\r\nSec-WebSocket-Key: ' + key + '\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    'Connection: Upgrade\r\nSec-WebSocket-Key: ' + key + '\r\nSec-WebSocket-Version: 13\r\n' +
+    extensions + '\r\n');
   // Read the response head; whatever follows it is frames.
   const { head, rest } = await within(new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
@@ -384,26 +392,29 @@ async function serverSession(config) {
   const peer = new RawPeer(socket, true, rest);
   socket.resume();
   const conn = await within(connP, 3000, 'the server-side connection');
-  return { role: 'server', peer, conn, localClose: next(conn, 'close') };
+  return { role: 'server', peer, conn, head, localClose: next(conn, 'close') };
 }
 
 // A raw server answering the upgrade with a correct 101, and this project's client (its `config`
-// over the documented defaults) connected to it, echoing.
-async function clientSession(config) {
+// over the documented defaults) connected to it, echoing. opts.answer(headers): extra header
+// lines for the 101, given the request's headers; the session's `request` is those headers.
+async function clientSession(config, opts) {
   let gotPeer;
+  let request = null;
   const peerP = new Promise((resolve) => { gotPeer = resolve; });
   const rs = await rawServer((p) => {
     // The request head has been read and the client sends nothing before the 101: take the
     // socket over from rawServer's own frame parser.
     p.socket.removeAllListeners('data');
+    request = p.headers;
     gotPeer(new RawPeer(p.socket, false));
-    upgrade101(p);
+    upgrade101(p, opts && opts.answer ? opts.answer(p.headers) : undefined);
   }, { allowHalfOpen: true }); // like the raw client: an EOF from the client does not end our side
   const conn = await within(clientConnect([rs.url], config), 3000, 'the client to connect');
   conn.on('error', () => {});
   conn.on('message', (m) => (m.type === 'utf8' ? conn.sendUTF(m.utf8Data) : conn.sendBytes(m.binaryData)));
   const peer = await within(peerP, 3000, 'the raw server to see the request');
-  return { role: 'client', peer, conn, localClose: next(conn, 'close') };
+  return { role: 'client', peer, conn, request, localClose: next(conn, 'close') };
 }
 
 const SESSIONS = { server: serverSession, client: clientSession };

@@ -9,6 +9,7 @@ const https = require('https');
 const url = require('url');
 const util = require('util');
 const context = require('./context');
+const deflate = require('./deflate');
 const WebSocketConnection = require('./WebSocketConnection');
 
 const native = context.native;
@@ -42,6 +43,9 @@ function WebSocketClient(config) {
   if (this.config.webSocketVersion !== 8 && this.config.webSocketVersion !== 13) {
     throw new Error('Requested webSocketVersion is not supported. Allowed values are 8 and 13.');
   }
+  // permessage-deflate (websocket-rs extension, off unless asked for)
+  this._deflate = deflate.normalize(this.config.perMessageDeflate);
+  this._agreed = null;
 }
 
 util.inherits(WebSocketClient, EventEmitter);
@@ -103,6 +107,9 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
   });
   if (this.protocols.length > 0) {
     reqHeaders['Sec-WebSocket-Protocol'] = this.protocols.join(', ');
+  }
+  if (this._deflate) {
+    reqHeaders['Sec-WebSocket-Extensions'] = deflate.offer(this._deflate);
   }
   if (this.origin) {
     if (this.config.webSocketVersion === 13) {
@@ -234,6 +241,15 @@ WebSocketClient.prototype.validateHandshake = function () {
       expected);
     return;
   }
+  this._agreed = null;
+  if (this._deflate) {
+    try {
+      this._agreed = deflate.checkAnswer(this._deflate, headers['sec-websocket-extensions']);
+    } catch (err) {
+      this.failHandshake(err.message);
+      return;
+    }
+  }
   this.succeedHandshake();
 };
 
@@ -247,8 +263,11 @@ WebSocketClient.prototype.failHandshake = function (errorDescription) {
 
 WebSocketClient.prototype.succeedHandshake = function () {
   const socket = this.socket;
-  const options = Object.assign({}, this.config, { client: true });
-  const connection = new WebSocketConnection(socket, [], this.protocol, true, this.config);
+  const agreed = this._agreed;
+  const options = Object.assign({}, this.config, { client: true },
+    agreed ? { negotiatedDeflate: agreed.agreed } : null);
+  const connection = new WebSocketConnection(socket, agreed ? agreed.extensions : [],
+    this.protocol, true, this.config);
   connection.webSocketVersion = this.config.webSocketVersion;
   const chunks = this.firstDataChunk && this.firstDataChunk.length > 0 ? [this.firstDataChunk] : [];
   this.firstDataChunk = null;

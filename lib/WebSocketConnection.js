@@ -456,8 +456,25 @@ WebSocketConnection.prototype._afterSend = function (result, token) {
   return !this.outputBufferFull;
 };
 
+// Each send takes an optional options object before the callback (a websocket-rs extension):
+// { compress: false } sends that message uncompressed when permessage-deflate is on, for a
+// secret next to data an attacker chooses (RFC 7692 section 8).
+function sendFlags(options) {
+  return options !== null && typeof options === 'object' && options.compress === false ? 1 : 0;
+}
+
 WebSocketConnection.prototype.send = function (data, cb) {
-  if (Buffer.isBuffer(data)) {
+  if (cb !== null && typeof cb === 'object') {
+    const options = cb;
+    cb = arguments[2];
+    if (Buffer.isBuffer(data)) {
+      this.sendBytes(data, options, cb);
+    } else if (data !== null && data !== undefined && typeof data.toString === 'function') {
+      this.sendUTF(data, options, cb);
+    } else {
+      throw new Error('Data provided must either be a Node Buffer or implement toString()');
+    }
+  } else if (Buffer.isBuffer(data)) {
     this.sendBytes(data, cb);
   } else if (data !== null && data !== undefined && typeof data.toString === 'function') {
     this.sendUTF(data, cb);
@@ -471,8 +488,13 @@ WebSocketConnection.prototype.sendUTF = function (data, cb) {
     throw new TypeError('sendUTF() needs a string or an object that implements toString()');
   }
   const text = typeof data === 'string' ? data : data.toString();
+  let flags = 0;
+  if (cb !== null && typeof cb === 'object') {
+    flags = sendFlags(cb);
+    cb = arguments[2];
+  }
   const token = this._token(cb);
-  const result = this._id === 0 ? SEND_NOT_OPEN : native.sendText(this._id, text, token);
+  const result = this._id === 0 ? SEND_NOT_OPEN : native.sendText(this._id, text, token, flags);
   return this._afterSend(result, token);
 };
 
@@ -480,8 +502,13 @@ WebSocketConnection.prototype.sendBytes = function (data, cb) {
   if (!Buffer.isBuffer(data)) {
     throw new Error('You must pass a Node Buffer object to WebSocketConnection.prototype.sendBytes()');
   }
+  let flags = 0;
+  if (cb !== null && typeof cb === 'object') {
+    flags = sendFlags(cb);
+    cb = arguments[2];
+  }
   const token = this._token(cb);
-  const result = this._id === 0 ? SEND_NOT_OPEN : native.sendBinary(this._id, data, token);
+  const result = this._id === 0 ? SEND_NOT_OPEN : native.sendBinary(this._id, data, token, flags);
   return this._afterSend(result, token);
 };
 

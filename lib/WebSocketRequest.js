@@ -8,6 +8,7 @@ const url = require('url');
 const util = require('util');
 const native = require('./native');
 const context = require('./context');
+const deflate = require('./deflate');
 const WebSocketConnection = require('./WebSocketConnection');
 
 const headerValueSplit = /,\s*/;
@@ -313,13 +314,19 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
       response += this._cookieLine(cookie, seen);
     }
   }
+  const compression = deflate.accept(deflate.serverOptions(this.serverConfig),
+    this.httpRequest.headers['sec-websocket-extensions']);
+  if (compression) {
+    response += 'Sec-WebSocket-Extensions: ' + compression.header + '\r\n';
+  }
   response += '\r\n';
 
   const socket = this.socket;
   this._resolved = true;
   this.emit('requestResolved', this);
 
-  const connection = new WebSocketConnection(socket, [], acceptedProtocol, false, this.serverConfig);
+  const connection = new WebSocketConnection(socket, compression ? compression.extensions : [],
+    acceptedProtocol, false, this.serverConfig);
   connection.webSocketVersion = this.webSocketVersion;
   connection.remoteAddress = this.remoteAddress;
   if (this._remoteAddresses !== undefined) {
@@ -331,7 +338,7 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
     failedBeforeAccept(connection);
   } else {
     try {
-      this._handOff(connection, response);
+      this._handOff(connection, response, compression && compression.agreed);
     } catch (err) {
       this._abandonSocket();
       failedBeforeAccept(connection);
@@ -343,7 +350,7 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
 
 // Hands the socket to Rust (or bridges it) with the 101 response and every byte received after
 // the request.
-WebSocketRequest.prototype._handOff = function (connection, response) {
+WebSocketRequest.prototype._handOff = function (connection, response, agreedDeflate) {
   this._removeSocketListeners();
   const chunks = [];
   if (this._head && this._head.length > 0) {
@@ -353,8 +360,8 @@ WebSocketRequest.prototype._handOff = function (connection, response) {
     chunks.push(chunk);
   }
   this._received = [];
-  context.attach(this.socket, chunks, Buffer.from(response, 'latin1'), this.serverConfig,
-    connection);
+  context.attach(this.socket, chunks, Buffer.from(response, 'latin1'),
+    deflate.connectionOptions(this.serverConfig, agreedDeflate), connection);
 };
 
 function noop() {}

@@ -5,6 +5,7 @@ const EventEmitter = require('events').EventEmitter;
 const util = require('util');
 const WebSocketRequest = require('./WebSocketRequest');
 const context = require('./context');
+const deflate = require('./deflate');
 
 const DEFAULTS = {
   httpServer: null,
@@ -58,6 +59,11 @@ WebSocketServer.prototype.mount = function (config) {
   if (!Array.isArray(this.config.httpServer)) {
     this.config.httpServer = [this.config.httpServer];
   }
+  // permessage-deflate (websocket-rs extension, off unless asked for), checked here so that a
+  // bad option throws at once; requests read the checked form.
+  Object.defineProperty(this.config, deflate.CHECKED, {
+    value: deflate.normalize(this.config.perMessageDeflate),
+  });
   const upgrade = this._handlers.upgrade;
   this.config.httpServer.forEach(function (httpServer) {
     httpServer.on('upgrade', upgrade);

@@ -39,6 +39,8 @@ pub struct ConnectionOptions {
     pub use_native_keepalive: Option<bool>,
     pub close_timeout: Option<f64>,
     pub disable_nagle_algorithm: Option<bool>,
+    /// permessage-deflate as agreed in the handshake (absent: off).
+    pub negotiated_deflate: Option<super::deflate::DeflateOptions>,
 }
 
 /// A JS number as a byte count or millisecond count: negative and NaN give 0, huge values
@@ -59,6 +61,15 @@ fn millis(v: Option<f64>, default: f64) -> Duration {
 }
 
 impl ConnectionOptions {
+    /// A new connection with these options (permessage-deflate on when agreed).
+    fn connection(&self) -> Connection {
+        let mut conn = Connection::new(shared_config(self.to_config()), Instant::now());
+        if let Some(d) = &self.negotiated_deflate {
+            conn.enable_deflate(d.setup());
+        }
+        conn
+    }
+
     fn to_config(&self) -> ConnectionConfig {
         let client = self.client.unwrap_or(false);
         let role = if client { Role::Client } else { Role::Server };
@@ -219,7 +230,7 @@ pub fn adopt(
         tokio::net::TcpStream::from_std(std_stream)
             .map_err(|e| Error::from_reason(format!("cannot register the socket: {e}")))?
     };
-    let mut conn = Connection::new(shared_config(options.to_config()), Instant::now());
+    let mut conn = options.connection();
     conn.queue_handshake(&response[sent..]);
     let id = new_id();
     let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
@@ -246,7 +257,7 @@ pub fn bridge(options: ConnectionOptions) -> Result<u32> {
         env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
     runtime::handle()
         .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
-    let conn = Connection::new(shared_config(options.to_config()), Instant::now());
+    let conn = options.connection();
     let id = new_id();
     let sink: Arc<dyn rt_conn::EventSink> = shared_env;
     let info = tcp::SocketInfo {
@@ -364,22 +375,27 @@ fn after_send<E>(conn: &Arc<ConnShared>, r: std::result::Result<bool, E>) -> i32
     }
 }
 
-fn send(id: u32, opcode: OpCode, payload: &[u8], token: Option<u32>) -> i32 {
+fn send(id: u32, opcode: OpCode, payload: &[u8], token: Option<u32>, compress: bool) -> i32 {
     let Some(conn) = conn(id) else {
         return NOT_OPEN;
     };
-    let r = conn.with(|core| core.conn.send_message(opcode, payload, token));
+    let r = conn.with(|core| core.conn.send_message(opcode, payload, token, compress));
     after_send(&conn, r)
 }
 
+/// `flags` of a send: bit 0 sends the message uncompressed even when permessage-deflate is on
+/// (RFC 7692 §8: a secret next to data an attacker chooses).
+const NO_COMPRESS: u32 = 1;
+
 /// Queues a text message; `token` identifies its callback in a later `SENT` event.
 #[napi(catch_unwind)]
-pub fn send_text(id: u32, text: JsString, token: Option<u32>) -> Result<i32> {
+pub fn send_text(id: u32, text: JsString, token: Option<u32>, flags: Option<u32>) -> Result<i32> {
     let value = text.value();
+    let compress = flags.unwrap_or(0) & NO_COMPRESS == 0;
     TEXT.with(|scratch| {
         let mut buf = scratch.borrow_mut();
         utf8_into(value.env, value.value, &mut buf)?;
-        Ok(send(id, OpCode::Text, &buf, token))
+        Ok(send(id, OpCode::Text, &buf, token, compress))
     })
 }
 
@@ -441,7 +457,14 @@ fn borrow_buffer(
 /// Queues a binary message. A large Buffer is framed from its own memory, as `socket.write`
 /// does: changing it before its `sent` callback changes what goes out (the original copies).
 #[napi(catch_unwind)]
-pub fn send_binary(env: Env, id: u32, data: Unknown, token: Option<u32>) -> Result<i32> {
+pub fn send_binary(
+    env: Env,
+    id: u32,
+    data: Unknown,
+    token: Option<u32>,
+    flags: Option<u32>,
+) -> Result<i32> {
+    let compress = flags.unwrap_or(0) & NO_COMPRESS == 0;
     let mut ptr_out = ptr::null_mut();
     let mut len = 0usize;
     // SAFETY: N-API call on the JS thread with a handle valid for this call.
@@ -453,8 +476,10 @@ pub fn send_binary(env: Env, id: u32, data: Unknown, token: Option<u32>) -> Resu
     if len >= BORROW_MIN {
         if let (Some(conn), Some(shared)) = (conn(id), env_shared()) {
             if let Some(bytes) = borrow_buffer(env.raw(), data.raw(), &shared) {
-                let r =
-                    conn.with(|core| core.conn.send_message_bytes(OpCode::Binary, bytes, token));
+                let r = conn.with(|core| {
+                    core.conn
+                        .send_message_bytes(OpCode::Binary, bytes, token, compress)
+                });
                 return Ok(after_send(&conn, r));
             }
         }
@@ -465,7 +490,7 @@ pub fn send_binary(env: Env, id: u32, data: Unknown, token: Option<u32>) -> Resu
         // SAFETY: N-API reported `len` readable bytes at `ptr_out`, valid during this call.
         unsafe { std::slice::from_raw_parts(ptr_out.cast_const().cast(), len) }
     };
-    Ok(send(id, OpCode::Binary, slice, token))
+    Ok(send(id, OpCode::Binary, slice, token, compress))
 }
 
 /// Queues frames encoded by the application (`sendFrame`).

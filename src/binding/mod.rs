@@ -6,6 +6,7 @@ use crate::protocol::entropy::Entropy;
 
 mod broadcast;
 mod connection;
+mod deflate;
 mod events;
 mod frame;
 mod handshake;

@@ -10,13 +10,44 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::close::code;
+use super::deflate::DeflateParams;
 use super::entropy::Entropy;
-use super::frame::{OpCode, Role, MAX_CONTROL_PAYLOAD};
+use super::frame::{OpCode, Role, MAX_CONTROL_PAYLOAD, RSV1};
 use super::message::{
     encode_close, Incoming, MaskKeySource, Receiver, ReceiverConfig, SenderConfig,
 };
 use super::outbox::Outbox;
 use super::state::{CloseStep, ConnectionState};
+use super::takeover::{self, RELEASE_AFTER};
+
+/// permessage-deflate as negotiated for one connection, with the sender's own choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateSetup {
+    pub params: DeflateParams,
+    /// Messages shorter than this go uncompressed (`threshold`, as in ws).
+    pub threshold: usize,
+    /// zlib level, 0..=9.
+    pub level: u32,
+}
+
+/// The sending half of permessage-deflate and the release timer of both halves.
+struct Deflate {
+    codec: takeover::Outgoing,
+    threshold: usize,
+    /// When the zlib state of both directions is released unless used again (see `takeover`).
+    release_at: Option<Instant>,
+    /// Used since `release_at` was set: the deadline moves on instead of releasing.
+    used: bool,
+}
+
+impl std::fmt::Debug for Deflate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflate")
+            .field("threshold", &self.threshold)
+            .field("release_at", &self.release_at)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Everything a connection is configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +162,8 @@ pub struct Connection {
     /// The one timer a connection can have at a time: keepalive and its grace period follow
     /// each other, and closing ends both before the close timer starts.
     timer: Option<(Instant, TimerKind)>,
+    /// permessage-deflate, when negotiated (boxed: most connections have none).
+    deflate: Option<Box<Deflate>>,
 }
 
 impl Connection {
@@ -153,7 +186,81 @@ impl Connection {
                 .keepalive_interval
                 .map(|d| (now + d, TimerKind::Keepalive)),
             config,
+            deflate: None,
         }
+    }
+
+    /// Turns on permessage-deflate (RFC 7692) as negotiated in the handshake: this side
+    /// compresses messages of `threshold` bytes or more, and inflates the peer's compressed
+    /// messages.
+    pub fn enable_deflate(&mut self, setup: DeflateSetup) {
+        let p = setup.params;
+        let (own, peer) = match self.config.sender.role {
+            Role::Server => (
+                (p.server_max_window_bits, p.server_no_context_takeover),
+                (p.client_max_window_bits, p.client_no_context_takeover),
+            ),
+            Role::Client => (
+                (p.client_max_window_bits, p.client_no_context_takeover),
+                (p.server_max_window_bits, p.server_no_context_takeover),
+            ),
+        };
+        self.receiver.enable_inflate(peer.0, peer.1);
+        self.deflate = Some(Box::new(Deflate {
+            codec: takeover::Outgoing::new(setup.level, own.0, !own.1),
+            threshold: setup.threshold,
+            release_at: None,
+            used: false,
+        }));
+    }
+
+    /// True when permessage-deflate is in force.
+    pub fn has_deflate(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Notes that a direction used its zlib state, so that it is released only after
+    /// [`RELEASE_AFTER`] without use. `now` is read only when no release is scheduled.
+    fn deflate_used(&mut self, now: Option<Instant>) {
+        let Some(d) = self.deflate.as_mut() else {
+            return;
+        };
+        if d.release_at.is_none() {
+            d.release_at = Some(now.unwrap_or_else(Instant::now) + RELEASE_AFTER);
+        } else {
+            d.used = true;
+        }
+    }
+
+    /// The release deadline passed: frees the zlib state unused since, or moves the deadline.
+    fn deflate_timeout(&mut self, now: Instant) {
+        let Some(d) = self.deflate.as_mut() else {
+            return;
+        };
+        if d.release_at.is_none_or(|at| at > now) {
+            return;
+        }
+        if std::mem::take(&mut d.used) {
+            d.release_at = Some(now + RELEASE_AFTER);
+            return;
+        }
+        d.codec.release();
+        self.receiver.release_inflate();
+        d.release_at =
+            (d.codec.is_live() || self.receiver.inflate_is_live()).then(|| now + RELEASE_AFTER);
+    }
+
+    /// Compresses `payload` when permessage-deflate is on, `compress` allows it and it is at
+    /// least the threshold; returns the payload to queue.
+    fn maybe_compress(&mut self, payload: &[u8], compress: bool) -> Option<Bytes> {
+        let d = self.deflate.as_mut()?;
+        if !compress || payload.len() < d.threshold {
+            return None;
+        }
+        let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+        d.codec.compress(payload, &mut out);
+        self.deflate_used(None);
+        Some(Bytes::from(out))
     }
 
     /// The configuration in force.
@@ -246,6 +353,9 @@ impl Connection {
                 break;
             }
         }
+        if self.receiver.inflate_is_live() {
+            self.deflate_used(Some(now));
+        }
     }
 
     /// Payload bytes of the frame being received still to arrive beyond `buffered`: a transport
@@ -328,18 +438,31 @@ impl Connection {
         self.output_full
     }
 
-    /// Queues a text or binary message. Returns `outputBufferFull` afterwards.
+    /// Queues a text or binary message, compressed when permessage-deflate is on and
+    /// `compress` (the default) allows it. Returns `outputBufferFull` afterwards.
     pub fn send_message(
         &mut self,
         opcode: OpCode,
         payload: &[u8],
         token: Option<u32>,
+        compress: bool,
     ) -> Result<bool, SendError> {
         if !self.state.can_send_data() {
             return Err(SendError::NotOpen);
         }
-        self.outbox
-            .push_message(opcode, payload, token, &self.config.sender, &mut self.keys);
+        if let Some(z) = self.maybe_compress(payload, compress) {
+            self.outbox.push_message_bytes(
+                opcode,
+                RSV1,
+                z,
+                token,
+                &self.config.sender,
+                &mut self.keys,
+            );
+        } else {
+            self.outbox
+                .push_message(opcode, payload, token, &self.config.sender, &mut self.keys);
+        }
         Ok(self.check_full())
     }
 
@@ -350,12 +473,23 @@ impl Connection {
         opcode: OpCode,
         payload: Bytes,
         token: Option<u32>,
+        compress: bool,
     ) -> Result<bool, SendError> {
         if !self.state.can_send_data() {
             return Err(SendError::NotOpen);
         }
-        self.outbox
-            .push_message_bytes(opcode, payload, token, &self.config.sender, &mut self.keys);
+        let (rsv, payload) = match self.maybe_compress(&payload, compress) {
+            Some(z) => (RSV1, z),
+            None => (0, payload),
+        };
+        self.outbox.push_message_bytes(
+            opcode,
+            rsv,
+            payload,
+            token,
+            &self.config.sender,
+            &mut self.keys,
+        );
         Ok(self.check_full())
     }
 
@@ -536,11 +670,16 @@ impl Connection {
 
     /// The next instant [`Connection::handle_timeout`] must be called at, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer.map(|(at, _)| at)
+        let release = self.deflate.as_ref().and_then(|d| d.release_at);
+        match (self.timer.map(|(at, _)| at), release) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Runs the timer if it is due at `now`.
+    /// Runs the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.deflate_timeout(now);
         let Some((at, kind)) = self.timer else { return };
         if at > now {
             return;
@@ -769,7 +908,7 @@ mod tests {
         assert_eq!(c.transport_goal(), TransportGoal::HalfClose);
         assert_eq!(written(&mut c), [0x88, 5, 0x03, 0xE8, b'b', b'y', b'e']);
         assert_eq!(
-            c.send_message(OpCode::Text, b"no", None),
+            c.send_message(OpCode::Text, b"no", None, true),
             Err(SendError::NotOpen)
         );
         c.receive(&mut masked(true, OpCode::Close, &[0x03, 0xE8]), now);
@@ -857,7 +996,7 @@ mod tests {
             !c.wants_write(),
             "no pong for the ping after the violation, no close yet"
         );
-        c.send_message(OpCode::Text, b"hello", None).unwrap();
+        c.send_message(OpCode::Text, b"hello", None, true).unwrap();
         c.fail_after_delivery(*code, reason, now);
         let mut closed = Vec::new();
         c.take_events(&mut closed);
@@ -869,7 +1008,7 @@ mod tests {
         assert_eq!(&wire[..7], &[0x81, 5, b'h', b'e', b'l', b'l', b'o']);
         assert_eq!((wire[7], &wire[9..11]), (0x88, &[0x03, 0xEA][..]));
         assert_eq!(c.transport_goal(), TransportGoal::Linger);
-        assert!(c.send_message(OpCode::Text, b"late", None).is_err());
+        assert!(c.send_message(OpCode::Text, b"late", None, true).is_err());
     }
 
     #[test]
@@ -947,11 +1086,11 @@ mod tests {
         let now = Instant::now();
         let mut c = Connection::new(config(), now);
         assert_eq!(
-            c.send_message(OpCode::Binary, &[0; 1000], Some(1)),
+            c.send_message(OpCode::Binary, &[0; 1000], Some(1), true),
             Ok(false)
         );
         assert_eq!(
-            c.send_message(OpCode::Binary, &[0; 20_000], Some(2)),
+            c.send_message(OpCode::Binary, &[0; 20_000], Some(2), true),
             Ok(true)
         );
         assert!(c.output_full());
@@ -967,7 +1106,8 @@ mod tests {
     fn socket_error_while_open_reports_error_then_1006() {
         let now = Instant::now();
         let mut c = Connection::new(config(), now);
-        c.send_message(OpCode::Text, b"lost", Some(5)).unwrap();
+        c.send_message(OpCode::Text, b"lost", Some(5), true)
+            .unwrap();
         c.transport_closed(TransportEnd::Error("read ECONNRESET".into()));
         assert_eq!(
             events(&mut c),

@@ -4,8 +4,10 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::close::{self, code};
-use super::frame::{FrameHeader, HeaderDecoder, HeaderRules, OpCode, ProtocolError, Role};
+use super::deflate::InflateError;
+use super::frame::{FrameHeader, HeaderDecoder, HeaderRules, OpCode, ProtocolError, Role, RSV1};
 use super::mask::apply_mask;
+use super::takeover;
 use super::utf8::Utf8Validator;
 
 /// Limits and modes for the receiving side of one connection.
@@ -85,6 +87,20 @@ pub struct Receiver {
     /// Bytes of the message in progress so far.
     message_len: u64,
     utf8: Utf8Validator,
+    /// permessage-deflate, when negotiated (boxed: most connections have none).
+    inflate: Option<Box<Inflate>>,
+}
+
+/// The receiving half of permessage-deflate (RFC 7692 §6.2).
+#[derive(Debug)]
+struct Inflate {
+    codec: takeover::Incoming,
+    /// The message in progress is compressed (its first frame had RSV1).
+    active: bool,
+    /// Whether the next data frame is the first of the compressed message.
+    first: bool,
+    /// Inflated bytes of the message in progress, when assembling.
+    out: Vec<u8>,
 }
 
 impl Receiver {
@@ -98,6 +114,33 @@ impl Receiver {
             parts: None,
             message_len: 0,
             utf8: Utf8Validator::new(),
+            inflate: None,
+        }
+    }
+
+    /// Turns on permessage-deflate for the peer's messages: RSV1 marks a compressed message,
+    /// inflated with the peer's window `bits`, keeping context between messages unless
+    /// `no_context_takeover`.
+    pub fn enable_inflate(&mut self, bits: u8, no_context_takeover: bool) {
+        self.config.allowed_rsv |= RSV1;
+        self.inflate = Some(Box::new(Inflate {
+            codec: takeover::Incoming::new(bits, !no_context_takeover),
+            active: false,
+            first: false,
+            out: Vec::new(),
+        }));
+    }
+
+    /// True while the inflater holds zlib state of its own.
+    pub fn inflate_is_live(&self) -> bool {
+        self.inflate.as_ref().is_some_and(|i| i.codec.is_live())
+    }
+
+    /// Frees the inflater's zlib state (kept: its window), unless a message is in progress.
+    pub fn release_inflate(&mut self) {
+        let mid = self.open.is_some();
+        if let Some(i) = self.inflate.as_mut() {
+            i.codec.release(mid);
         }
     }
 
@@ -128,6 +171,9 @@ impl Receiver {
         if result.is_err() {
             self.state = ReadState::Finished;
             self.parts = None;
+            if let Some(i) = self.inflate.as_mut() {
+                i.out = Vec::new();
+            }
         }
         result
     }
@@ -163,7 +209,7 @@ impl Receiver {
                         if let Some(key) = header.mask {
                             apply_mask(fresh, key, done);
                         }
-                        if self.is_text_frame(&header) {
+                        if self.is_text_frame(&header) && !self.compressed() {
                             self.utf8.feed(fresh).map_err(|_| invalid_utf8())?;
                         }
                         self.state = ReadState::Payload {
@@ -183,6 +229,12 @@ impl Receiver {
                 }
             }
         }
+    }
+
+    /// True when the message in progress is compressed: its payload is checked as UTF-8 once
+    /// inflated, not as it arrives.
+    fn compressed(&self) -> bool {
+        self.inflate.as_ref().is_some_and(|i| i.active)
     }
 
     fn is_text_frame(&self, header: &FrameHeader) -> bool {
@@ -205,6 +257,13 @@ impl Receiver {
                 ),
             )
         };
+        if header.rsv & RSV1 != 0 && header.opcode.is_control() {
+            // RFC 7692 §6.1: only data messages are compressed
+            return Err(ProtocolError::new(
+                code::PROTOCOL_ERROR,
+                "RSV1 set on a control frame",
+            ));
+        }
         if header.opcode.is_control() {
             // At most 125 bytes (the header decoder has checked it), and, as in the original,
             // within maxReceivedFrameSize like any frame (which matters only below 125).
@@ -235,12 +294,32 @@ impl Receiver {
             return Err(too_big());
         }
         let len = usize::try_from(header.payload_len).map_err(|_| too_big())?;
+        let rsv1 = header.rsv & RSV1 != 0;
+        if let Some(inflate) = self.inflate.as_mut() {
+            if header.opcode == OpCode::Continuation {
+                if rsv1 {
+                    // §6.1: RSV1 only on the first frame of a message
+                    return Err(ProtocolError::new(
+                        code::PROTOCOL_ERROR,
+                        "RSV1 set on a continuation frame",
+                    ));
+                }
+                inflate.first = false;
+            } else {
+                inflate.active = rsv1;
+                inflate.first = true;
+            }
+        }
         if header.opcode != OpCode::Continuation {
             self.message_len = 0;
             self.utf8.reset();
         }
         self.message_len = self.message_len.saturating_add(header.payload_len);
-        if self.config.assemble_fragments && self.message_len > self.config.max_message_size {
+        // A compressed message's limit applies to its inflated size, checked while inflating.
+        if self.config.assemble_fragments
+            && !self.compressed()
+            && self.message_len > self.config.max_message_size
+        {
             return Err(ProtocolError::new(
                 code::MESSAGE_TOO_BIG,
                 "Maximum message size exceeded.",
@@ -275,6 +354,9 @@ impl Receiver {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {}
         }
         let kind = self.open.unwrap_or(header.opcode);
+        if self.compressed() {
+            return self.finish_compressed(header, kind, &payload);
+        }
         if header.fin {
             if kind == OpCode::Text {
                 self.utf8.finish().map_err(|_| invalid_utf8())?;
@@ -297,6 +379,70 @@ impl Receiver {
             return Ok(None);
         }
         let data = self.parts.take().map(|p| p.freeze()).unwrap_or_default();
+        Ok(Some(if kind == OpCode::Text {
+            Incoming::Text(data)
+        } else {
+            Incoming::Binary(data)
+        }))
+    }
+}
+
+impl Receiver {
+    /// Inflates a complete frame of a compressed message: onto the message so far when
+    /// assembling, else into a frame of its own (passed up with RSV1 cleared). The limit is
+    /// `maxReceivedMessageSize` on the inflated bytes, enforced while inflating.
+    fn finish_compressed(
+        &mut self,
+        header: &FrameHeader,
+        kind: OpCode,
+        payload: &[u8],
+    ) -> Result<Option<Incoming>, ProtocolError> {
+        let limit = usize::try_from(self.config.max_message_size).unwrap_or(usize::MAX);
+        let assemble = self.config.assemble_fragments;
+        let Some(inflate) = self.inflate.as_mut() else {
+            return Ok(None);
+        };
+        let mut frame_out = Vec::new();
+        let out = if assemble {
+            &mut inflate.out
+        } else {
+            &mut frame_out
+        };
+        let start = out.len();
+        inflate
+            .codec
+            .inflate(payload, inflate.first, header.fin, out, limit)
+            .map_err(|e| match e {
+                InflateError::TooBig => {
+                    ProtocolError::new(code::MESSAGE_TOO_BIG, "Maximum message size exceeded.")
+                }
+                InflateError::Corrupt => ProtocolError::new(
+                    code::INVALID_DATA,
+                    "Invalid compressed data (permessage-deflate)",
+                ),
+            })?;
+        if kind == OpCode::Text {
+            self.utf8.feed(&out[start..]).map_err(|_| invalid_utf8())?;
+            if header.fin {
+                self.utf8.finish().map_err(|_| invalid_utf8())?;
+            }
+        }
+        if header.fin {
+            self.open = None;
+            inflate.active = false;
+        }
+        if !assemble {
+            return Ok(Some(Incoming::Frame(DataFrame {
+                fin: header.fin,
+                rsv: header.rsv & !RSV1,
+                opcode: header.opcode,
+                payload: Bytes::from(frame_out),
+            })));
+        }
+        if !header.fin {
+            return Ok(None);
+        }
+        let data = Bytes::from(std::mem::take(&mut inflate.out));
         Ok(Some(if kind == OpCode::Text {
             Incoming::Text(data)
         } else {
@@ -364,22 +510,28 @@ impl SenderConfig {
 /// Appends a text or binary message to `out`, split into frames of at most
 /// `fragmentation_threshold` payload bytes when fragmentation is on (like the original: a
 /// message of exactly the threshold is one frame), each masked with its own key as a client.
+/// `rsv` goes on the first frame only (RSV1 for a compressed message, RFC 7692 §6).
 pub fn encode_message(
     out: &mut BytesMut,
     opcode: OpCode,
+    rsv: u8,
     payload: &[u8],
     config: &SenderConfig,
     keys: &mut dyn MaskKeySource,
 ) {
     let threshold = config.fragmentation_threshold;
     if !config.fragment_outgoing || threshold == 0 || payload.len() <= threshold {
-        encode_frame(out, true, 0, opcode, payload, config.mask(keys));
+        encode_frame(out, true, rsv, opcode, payload, config.mask(keys));
         return;
     }
     let count = payload.len().div_ceil(threshold);
     for (i, chunk) in payload.chunks(threshold).enumerate() {
-        let op = if i == 0 { opcode } else { OpCode::Continuation };
-        encode_frame(out, i + 1 == count, 0, op, chunk, config.mask(keys));
+        let (op, bits) = if i == 0 {
+            (opcode, rsv)
+        } else {
+            (OpCode::Continuation, 0)
+        };
+        encode_frame(out, i + 1 == count, bits, op, chunk, config.mask(keys));
     }
 }
 
@@ -754,7 +906,14 @@ mod tests {
         let mut keys = FixedKeys(0);
         let payload: Vec<u8> = (0..40u8).collect();
         let mut out = BytesMut::new();
-        encode_message(&mut out, OpCode::Binary, &payload, &CLIENT_SEND, &mut keys);
+        encode_message(
+            &mut out,
+            OpCode::Binary,
+            0,
+            &payload,
+            &CLIENT_SEND,
+            &mut keys,
+        );
         // A server receiving these sees 3 frames: 16 + 16 + 8, assembled to the original.
         let config = ReceiverConfig {
             assemble_fragments: false,
@@ -802,7 +961,14 @@ mod tests {
             ),
         ] {
             let mut out = BytesMut::new();
-            encode_message(&mut out, OpCode::Text, &vec![b'a'; len], &config, &mut keys);
+            encode_message(
+                &mut out,
+                OpCode::Text,
+                0,
+                &vec![b'a'; len],
+                &config,
+                &mut keys,
+            );
             assert_eq!(out[0], 0x81, "one final text frame");
             assert_eq!(out.len(), 2 + 4 + len);
         }
@@ -816,11 +982,11 @@ mod tests {
         };
         let mut keys = FixedKeys(0);
         let mut out = BytesMut::new();
-        encode_message(&mut out, OpCode::Text, b"hi", &server, &mut keys);
+        encode_message(&mut out, OpCode::Text, 0, b"hi", &server, &mut keys);
         assert_eq!(&out[..], &[0x81, 0x02, b'h', b'i']);
         let mut out = BytesMut::new();
-        encode_message(&mut out, OpCode::Text, b"hi", &CLIENT_SEND, &mut keys);
-        encode_message(&mut out, OpCode::Text, b"hi", &CLIENT_SEND, &mut keys);
+        encode_message(&mut out, OpCode::Text, 0, b"hi", &CLIENT_SEND, &mut keys);
+        encode_message(&mut out, OpCode::Text, 0, b"hi", &CLIENT_SEND, &mut keys);
         assert_eq!(&out[2..6], &[1, 0x5A, 0xC3, 0x11]);
         assert_eq!(&out[10..14], &[2, 0x5A, 0xC3, 0x11]);
         assert_eq!(&out[6..8], &[b'h' ^ 1, b'i' ^ 0x5A]);
@@ -856,6 +1022,7 @@ mod tests {
         encode_message(
             &mut out,
             OpCode::Text,
+            0,
             "ünïcødé".as_bytes(),
             &server,
             &mut keys,

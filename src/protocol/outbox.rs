@@ -19,6 +19,8 @@ pub const WIRE_CHUNK: usize = 128 * 1024;
 enum Pending {
     Message {
         opcode: OpCode,
+        /// RSV bits of the first frame (RSV1: the payload is compressed).
+        rsv: u8,
         payload: Bytes,
         offset: usize,
         token: Option<u32>,
@@ -104,6 +106,7 @@ impl Outbox {
     ) {
         self.push_message_with(
             opcode,
+            0,
             payload,
             || super::pool::copy(payload),
             token,
@@ -113,23 +116,35 @@ impl Outbox {
     }
 
     /// [`Outbox::push_message`] for a payload the caller already owns as `Bytes`: a large one is
-    /// queued as it is, with no copy (its frames are written straight from it).
+    /// queued as it is, with no copy (its frames are written straight from it). `rsv` marks the
+    /// first frame (RSV1 for a compressed payload).
     pub fn push_message_bytes(
         &mut self,
         opcode: OpCode,
+        rsv: u8,
         payload: Bytes,
         token: Option<u32>,
         config: &SenderConfig,
         keys: &mut dyn MaskKeySource,
     ) {
-        self.push_message_with(opcode, &payload, || payload.clone(), token, config, keys);
+        self.push_message_with(
+            opcode,
+            rsv,
+            &payload,
+            || payload.clone(),
+            token,
+            config,
+            keys,
+        );
     }
 
     /// A message is framed into the wire buffer at once when nothing waits and it fits;
     /// otherwise it waits in order, as what `owned` gives (called only then).
+    #[allow(clippy::too_many_arguments)]
     fn push_message_with(
         &mut self,
         opcode: OpCode,
+        rsv: u8,
         payload: &[u8],
         owned: impl FnOnce() -> Bytes,
         token: Option<u32>,
@@ -137,30 +152,20 @@ impl Outbox {
         keys: &mut dyn MaskKeySource,
     ) {
         if !self.has_pending() && payload.len() <= WIRE_CHUNK {
-            self.encode_now(opcode, payload, token, config, keys);
+            let before = self.wire.len();
+            super::message::encode_message(&mut self.wire, opcode, rsv, payload, config, keys);
+            self.framed(self.wire.len() - before, token);
         } else {
-            self.push_pending(opcode, owned(), token);
+            self.push_pending(opcode, rsv, owned(), token);
         }
     }
 
-    fn encode_now(
-        &mut self,
-        opcode: OpCode,
-        payload: &[u8],
-        token: Option<u32>,
-        config: &SenderConfig,
-        keys: &mut dyn MaskKeySource,
-    ) {
-        let before = self.wire.len();
-        super::message::encode_message(&mut self.wire, opcode, payload, config, keys);
-        self.framed(self.wire.len() - before, token);
-    }
-
-    fn push_pending(&mut self, opcode: OpCode, payload: Bytes, token: Option<u32>) {
+    fn push_pending(&mut self, opcode: OpCode, rsv: u8, payload: Bytes, token: Option<u32>) {
         let q = self.queues();
         q.pending_bytes += payload.len();
         q.pending.push_back(Pending::Message {
             opcode,
+            rsv,
             payload,
             offset: 0,
             token,
@@ -243,6 +248,7 @@ impl Outbox {
             let (added, done, token) = match front {
                 Pending::Message {
                     opcode,
+                    rsv,
                     payload,
                     offset,
                     token,
@@ -255,13 +261,17 @@ impl Outbox {
                     };
                     let first = *offset == 0;
                     let fin = step == rest;
-                    let op = if first { *opcode } else { OpCode::Continuation };
+                    let (op, bits) = if first {
+                        (*opcode, *rsv)
+                    } else {
+                        (OpCode::Continuation, 0)
+                    };
                     let before = self.wire.len();
                     let added = match config.role {
                         super::frame::Role::Server if step >= ZERO_COPY_MIN => {
                             let header = FrameHeader {
                                 fin,
-                                rsv: 0,
+                                rsv: bits,
                                 opcode: op,
                                 mask: None,
                                 payload_len: step as u64,
@@ -281,7 +291,7 @@ impl Outbox {
                             let mask =
                                 (role == super::frame::Role::Client).then(|| keys.next_key());
                             let chunk = &payload[*offset..*offset + step];
-                            encode_frame(&mut self.wire, fin, 0, op, chunk, mask);
+                            encode_frame(&mut self.wire, fin, bits, op, chunk, mask);
                             self.wire.len() - before
                         }
                     };
@@ -468,8 +478,15 @@ mod tests {
         let mut o = Outbox::new();
         let big = Bytes::from(vec![9u8; WIRE_CHUNK + ZERO_COPY_MIN]);
         let small = Bytes::from_static(b"small");
-        o.push_message_bytes(OpCode::Binary, big.clone(), Some(1), &SERVER, &mut ZeroKeys);
-        o.push_message_bytes(OpCode::Text, small, Some(2), &SERVER, &mut ZeroKeys);
+        o.push_message_bytes(
+            OpCode::Binary,
+            0,
+            big.clone(),
+            Some(1),
+            &SERVER,
+            &mut ZeroKeys,
+        );
+        o.push_message_bytes(OpCode::Text, 0, small, Some(2), &SERVER, &mut ZeroKeys);
         o.fill(&SERVER, &mut ZeroKeys);
         let mut pieces: [&[u8]; 8] = [&[]; 8];
         let n = o.slices(&mut pieces);

@@ -80,6 +80,16 @@ struct Kept<C> {
     window: Window,
 }
 
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("bits", &self.bits)
+            .field("takeover", &self.kept.is_some())
+            .field("live", &self.is_live())
+            .finish()
+    }
+}
+
 impl<C> Kept<C> {
     fn new(bits: u8) -> Self {
         Kept {

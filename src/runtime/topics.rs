@@ -43,7 +43,7 @@ pub(crate) fn fan_out(
                 Some((cfg, frames)) if Arc::ptr_eq(cfg, config) => frames.clone(),
                 _ => {
                     let mut buf = BytesMut::new();
-                    encode_message(&mut buf, opcode, payload, &config.sender, keys);
+                    encode_message(&mut buf, opcode, 0, payload, &config.sender, keys);
                     let frames = buf.freeze();
                     encoded = Some((config.clone(), frames.clone()));
                     frames
