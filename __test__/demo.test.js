@@ -1,16 +1,13 @@
 'use strict';
 // The browser demo (examples/chat): its server as a child process, two headless Chromium pages
-// talking through it with the browser's native WebSocket. Needs Debian's Chromium at
-// /usr/bin/chromium (`apt-get install chromium`; CHROMIUM_PATH overrides), driven by playwright-core.
+// talking through it with the browser's native WebSocket (Chromium: see browser.js).
 const assert = require('assert');
-const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
 const WebSocket = require('ws');
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'; // Debian's package
 const SERVER = path.join(__dirname, '..', 'examples', 'chat', 'server.js');
-const TIMEOUT = 20000;
+const { TIMEOUT, launchOrSkip } = require('./browser');
 
 // Starts the demo (on a free port unless given one); resolves with the port it printed.
 function startServer(state, port) {
@@ -66,28 +63,6 @@ function upgradeStatus(url, protocols, origin) {
   });
 }
 
-// Starts headless Chromium with a fresh temporary profile (launch() deletes it on close).
-async function launchChromium() {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: this test drives Debian's Chromium`);
-  }
-  const { chromium } = require('playwright-core');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: TIMEOUT,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
-
 describe('browser demo (examples/chat)', function () {
   this.timeout(TIMEOUT);
   const state = { child: null, browser: null };
@@ -96,19 +71,7 @@ describe('browser demo (examples/chat)', function () {
   let base;
 
   before(async function () {
-    // Without a Chromium that starts, the suite is skipped with a notice, so that `npm test` passes
-    // on a fresh machine; CI sets WEBSOCKET_RS_REQUIRE_BROWSER=1, which turns the skip into a failure.
-    try {
-      state.browser = await launchChromium();
-    } catch (err) {
-      if (process.env.WEBSOCKET_RS_REQUIRE_BROWSER === '1') {
-        throw err;
-      }
-      console.warn(`\n    NOTICE: browser demo tests skipped: ${err.message.split('\n')[0]}\n` +
-        '    (install Chromium, e.g. `apt-get install chromium`, or set CHROMIUM_PATH; ' +
-        'WEBSOCKET_RS_REQUIRE_BROWSER=1 makes this a failure)\n');
-      this.skip();
-    }
+    state.browser = await launchOrSkip(this, 'browser demo tests');
     port = await startServer(state);
     base = `http://127.0.0.1:${port}/`;
   });
