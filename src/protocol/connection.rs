@@ -30,6 +30,20 @@ pub struct DeflateSetup {
     pub level: u32,
 }
 
+/// Messages at least this long are compressed by the thread that frames them for the socket
+/// (the runtime thread, for an adopted connection) instead of the thread that sends them (the
+/// JS thread): a 16 KiB JSON message takes about 100 µs to compress at level 6, the longest
+/// this project lets a send hold the event loop. Smaller ones are compressed at once, cheaper
+/// than the thread hop.
+pub const DEFER_MIN: usize = 16 * 1024;
+
+/// How a message goes out when permessage-deflate is on.
+enum Plan {
+    Now,
+    Defer,
+    Plain,
+}
+
 /// The sending half of permessage-deflate and the release timer of both halves.
 struct Deflate {
     codec: takeover::Outgoing,
@@ -250,17 +264,28 @@ impl Connection {
             (d.codec.is_live() || self.receiver.inflate_is_live()).then(|| now + RELEASE_AFTER);
     }
 
-    /// Compresses `payload` when permessage-deflate is on, `compress` allows it and it is at
-    /// least the threshold; returns the payload to queue.
-    fn maybe_compress(&mut self, payload: &[u8], compress: bool) -> Option<Bytes> {
-        let d = self.deflate.as_mut()?;
-        if !compress || payload.len() < d.threshold {
-            return None;
+    /// What to do with a message when permessage-deflate is on: compress it now, leave it to
+    /// the framing thread, or send it as it is (`compress` false, or under the threshold).
+    fn plan(&self, len: usize, compress: bool) -> Plan {
+        match self.deflate.as_ref() {
+            Some(d) if compress && len >= d.threshold => {
+                if len >= DEFER_MIN || self.outbox.has_deferred() {
+                    Plan::Defer
+                } else {
+                    Plan::Now
+                }
+            }
+            _ => Plan::Plain,
         }
+    }
+
+    fn compress_now(&mut self, payload: &[u8]) -> Bytes {
         let mut out = Vec::with_capacity(payload.len() / 2 + 64);
-        d.codec.compress(payload, &mut out);
+        if let Some(d) = self.deflate.as_mut() {
+            d.codec.compress(payload, &mut out);
+        }
         self.deflate_used(None);
-        Some(Bytes::from(out))
+        Bytes::from(out)
     }
 
     /// The configuration in force.
@@ -450,18 +475,28 @@ impl Connection {
         if !self.state.can_send_data() {
             return Err(SendError::NotOpen);
         }
-        if let Some(z) = self.maybe_compress(payload, compress) {
-            self.outbox.push_message_bytes(
+        match self.plan(payload.len(), compress) {
+            Plan::Now => {
+                let z = self.compress_now(payload);
+                self.outbox.push_message_bytes(
+                    opcode,
+                    RSV1,
+                    z,
+                    token,
+                    &self.config.sender,
+                    &mut self.keys,
+                );
+            }
+            Plan::Defer => self
+                .outbox
+                .push_deferred(opcode, super::pool::copy(payload), token),
+            Plan::Plain => self.outbox.push_message(
                 opcode,
-                RSV1,
-                z,
+                payload,
                 token,
                 &self.config.sender,
                 &mut self.keys,
-            );
-        } else {
-            self.outbox
-                .push_message(opcode, payload, token, &self.config.sender, &mut self.keys);
+            ),
         }
         Ok(self.check_full())
     }
@@ -478,9 +513,13 @@ impl Connection {
         if !self.state.can_send_data() {
             return Err(SendError::NotOpen);
         }
-        let (rsv, payload) = match self.maybe_compress(&payload, compress) {
-            Some(z) => (RSV1, z),
-            None => (0, payload),
+        let (rsv, payload) = match self.plan(payload.len(), compress) {
+            Plan::Now => (RSV1, self.compress_now(&payload)),
+            Plan::Defer => {
+                self.outbox.push_deferred(opcode, payload, token);
+                return Ok(self.check_full());
+            }
+            Plan::Plain => (0, payload),
         };
         self.outbox.push_message_bytes(
             opcode,
@@ -641,14 +680,47 @@ impl Connection {
 
     /// The bytes to write next, as one contiguous piece (empty when nothing is queued).
     pub fn wire(&mut self) -> &[u8] {
-        self.outbox.wire(&self.config.sender, &mut self.keys)
+        self.frame_pending(true);
+        self.outbox.wire(&self.config.sender, &mut self.keys, None)
     }
 
     /// Puts every piece ready for the wire, in order, into `out` (as many as fit) and returns
-    /// how many, for a vectored write.
-    pub fn wire_slices<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
-        self.outbox.fill(&self.config.sender, &mut self.keys);
+    /// how many, for a vectored write. `compress`: this thread may compress the messages
+    /// waiting for it (see [`DEFER_MIN`]); without it they wait, and so does what follows them.
+    pub fn wire_slices<'a>(&'a mut self, out: &mut [&'a [u8]], compress: bool) -> usize {
+        self.frame_pending(compress);
         self.outbox.slices(out)
+    }
+
+    /// True while messages wait for a thread that may compress them.
+    pub fn has_deferred(&self) -> bool {
+        self.outbox.has_deferred()
+    }
+
+    fn frame_pending(&mut self, compress: bool) {
+        let Connection {
+            outbox,
+            config,
+            keys,
+            deflate,
+            ..
+        } = self;
+        let mut compressed = false;
+        match deflate.as_mut() {
+            Some(d) if compress && outbox.has_deferred() => {
+                let mut run = |payload: &[u8]| {
+                    compressed = true;
+                    let mut out = Vec::with_capacity(payload.len() / 2 + 64);
+                    d.codec.compress(payload, &mut out);
+                    out
+                };
+                outbox.fill(&config.sender, keys, Some(&mut run));
+            }
+            _ => outbox.fill(&config.sender, keys, None),
+        }
+        if compressed {
+            self.deflate_used(None);
+        }
     }
 
     /// Records that `n` bytes of [`Connection::wire`] were written: completes send callbacks
@@ -1181,5 +1253,121 @@ mod tests {
         assert_eq!(&written(&mut c)[..4], &[0x88, 8, 0x03, 0xF0]);
         c.transport_closed(TransportEnd::Local);
         assert!(events(&mut c).is_empty());
+    }
+
+    fn deflating(now: Instant) -> Connection {
+        let mut c = Connection::new(config(), now);
+        c.enable_deflate(DeflateSetup {
+            params: DeflateParams {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+                server_max_window_bits: 15,
+                client_max_window_bits: 15,
+            },
+            threshold: 100,
+            level: 6,
+        });
+        c
+    }
+
+    /// What a client reading `wire` receives: the messages, inflated.
+    fn client_reads(wire: &[u8]) -> Vec<Bytes> {
+        let mut rx = Receiver::new(ReceiverConfig {
+            role: Role::Client,
+            max_frame_size: 1 << 24,
+            max_message_size: 1 << 24,
+            assemble_fragments: true,
+            allowed_rsv: 0,
+        });
+        rx.enable_inflate(15, false);
+        let mut buf = BytesMut::from(wire);
+        let mut out = Vec::new();
+        while let Some(m) = rx.read(&mut buf).expect("valid frames") {
+            if let Incoming::Text(b) | Incoming::Binary(b) = m {
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn large_compressed_sends_wait_for_a_thread_that_may_compress_and_keep_their_order() {
+        let now = Instant::now();
+        let mut c = deflating(now);
+        let big = "{\"k\":\"v\"},".repeat(DEFER_MIN / 8);
+        c.send_message(
+            OpCode::Text,
+            b"first, compressed at once, first of all",
+            None,
+            true,
+        )
+        .unwrap();
+        c.send_message(OpCode::Text, big.as_bytes(), Some(1), true)
+            .unwrap();
+        c.send_message(OpCode::Text, &[b'a'; 200], Some(2), true)
+            .unwrap();
+        c.send_message(OpCode::Binary, b"short", None, true)
+            .unwrap();
+        assert!(c.has_deferred());
+        let mut pieces: [&[u8]; 16] = [&[]; 16];
+        let n = c.wire_slices(&mut pieces, false);
+        let early: Vec<u8> = pieces[..n].concat();
+        let got = client_reads(&early);
+        assert_eq!(got.len(), 1, "only what came before the large message");
+        c.written(early.len());
+        assert!(c.has_deferred(), "the JS thread leaves the compression");
+        let mut all = Vec::new();
+        loop {
+            let mut pieces: [&[u8]; 16] = [&[]; 16];
+            let n = c.wire_slices(&mut pieces, true);
+            if n == 0 {
+                break;
+            }
+            let chunk: Vec<u8> = pieces[..n].concat();
+            c.written(chunk.len());
+            all.extend_from_slice(&chunk);
+        }
+        assert!(!c.has_deferred());
+        assert!(
+            all.len() < big.len() / 10,
+            "compressed: {} bytes",
+            all.len()
+        );
+        let got = client_reads(&[early, all].concat());
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[1], big.as_bytes());
+        assert_eq!(got[2], &[b'a'; 200][..]);
+        assert_eq!(got[3], &b"short"[..]);
+        assert!(events(&mut c).contains(&Event::Sent(2)));
+    }
+
+    #[test]
+    fn zlib_state_is_released_after_a_quiet_second_and_rebuilt_from_the_window() {
+        let now = Instant::now();
+        let mut c = deflating(now);
+        let msg = "{\"user\":\"alice\",\"text\":\"hello there\"},".repeat(20);
+        c.send_message(OpCode::Text, msg.as_bytes(), None, true)
+            .unwrap();
+        let first = written(&mut c);
+        let deadline = c.poll_timeout().expect("a release is scheduled");
+        assert!(deadline <= Instant::now() + RELEASE_AFTER);
+        c.handle_timeout(deadline);
+        assert!(!c.deflate.as_ref().unwrap().codec.is_live(), "released");
+        assert_eq!(
+            c.poll_timeout(),
+            Some(now + Duration::from_secs(20)),
+            "keepalive only"
+        );
+        c.send_message(OpCode::Text, msg.as_bytes(), None, true)
+            .unwrap();
+        let second = written(&mut c);
+        assert!(
+            second.len() < first.len() / 3,
+            "the rebuilt compressor refers back: {} vs {} bytes",
+            second.len(),
+            first.len()
+        );
+        let got = client_reads(&[first, second].concat());
+        assert_eq!(got, vec![Bytes::from(msg.clone()), Bytes::from(msg)]);
     }
 }

@@ -29,7 +29,17 @@ enum Pending {
         bytes: Bytes,
         token: Option<u32>,
     },
+    /// A message to compress when it reaches the front (permessage-deflate), on the thread
+    /// that frames with a compressor: see [`Outbox::fill`].
+    Deflate {
+        opcode: OpCode,
+        payload: Bytes,
+        token: Option<u32>,
+    },
 }
+
+/// Compresses one whole message for [`Outbox::fill`].
+pub type CompressFn<'a> = &'a mut dyn FnMut(&[u8]) -> Vec<u8>;
 
 /// The outgoing side of a connection.
 ///
@@ -58,6 +68,8 @@ struct Queues {
     segments: VecDeque<Bytes>,
     /// Bytes in `segments`.
     segment_bytes: usize,
+    /// `Pending::Deflate` entries in `pending`.
+    deferred: usize,
 }
 
 /// Payload chunks at least this long are queued by reference instead of copied.
@@ -172,6 +184,26 @@ impl Outbox {
         });
     }
 
+    /// Queues a message to be compressed when it reaches the front of the queue, by a
+    /// [`Outbox::fill`] given a compressor. Messages compressed with context must be compressed
+    /// in the order they are sent: while one waits, later ones must wait too
+    /// ([`Outbox::has_deferred`]).
+    pub fn push_deferred(&mut self, opcode: OpCode, payload: Bytes, token: Option<u32>) {
+        let q = self.queues();
+        q.pending_bytes += payload.len();
+        q.deferred += 1;
+        q.pending.push_back(Pending::Deflate {
+            opcode,
+            payload,
+            token,
+        });
+    }
+
+    /// True while a message waits to be compressed.
+    pub fn has_deferred(&self) -> bool {
+        self.queues.as_ref().is_some_and(|q| q.deferred > 0)
+    }
+
     /// Queues a control frame (ping, pong) ahead of any message still waiting to be framed:
     /// control frames may go between the fragments of a message (RFC 6455 §5.4).
     pub fn push_control(
@@ -239,12 +271,42 @@ impl Outbox {
     /// Performance choice: a server's large payload chunks are not copied into the wire buffer;
     /// the frame header goes there and the chunk itself is queued as a slice of the message
     /// (written with a vectored write). A client must copy anyway, to mask.
-    pub fn fill(&mut self, config: &SenderConfig, keys: &mut dyn MaskKeySource) {
+    ///
+    /// A message waiting to be compressed is compressed when it reaches the front, if
+    /// `compress` is given; without it, framing stops there (the JS thread leaves large
+    /// compressions to the runtime thread).
+    pub fn fill(
+        &mut self,
+        config: &SenderConfig,
+        keys: &mut dyn MaskKeySource,
+        mut compress: Option<CompressFn<'_>>,
+    ) {
         while self.ready_bytes() < WIRE_CHUNK {
             let Some(q) = self.queues.as_mut() else { break };
             let Some(front) = q.pending.front_mut() else {
                 break;
             };
+            if let Pending::Deflate {
+                opcode,
+                payload,
+                token,
+            } = front
+            {
+                let Some(compress) = compress.as_mut() else {
+                    break;
+                };
+                let z = Bytes::from(compress(payload));
+                q.pending_bytes = q.pending_bytes - payload.len() + z.len();
+                q.deferred -= 1;
+                *front = Pending::Message {
+                    opcode: *opcode,
+                    rsv: super::frame::RSV1,
+                    payload: z,
+                    offset: 0,
+                    token: *token,
+                };
+                continue;
+            }
             let (added, done, token) = match front {
                 Pending::Message {
                     opcode,
@@ -304,6 +366,7 @@ impl Outbox {
                     q.pending_bytes -= bytes.len();
                     (bytes.len(), true, *token)
                 }
+                Pending::Deflate { .. } => break,
             };
             if done {
                 q.pending.pop_front();
@@ -316,8 +379,13 @@ impl Outbox {
 
     /// The bytes to write next, as one contiguous piece (see [`Outbox::slices`] for all of
     /// them). Frames pending messages first.
-    pub fn wire(&mut self, config: &SenderConfig, keys: &mut dyn MaskKeySource) -> &[u8] {
-        self.fill(config, keys);
+    pub fn wire(
+        &mut self,
+        config: &SenderConfig,
+        keys: &mut dyn MaskKeySource,
+        compress: Option<CompressFn<'_>>,
+    ) -> &[u8] {
+        self.fill(config, keys, compress);
         match self.queues.as_ref().and_then(|q| q.segments.front()) {
             Some(segment) => segment,
             None => &self.wire,
@@ -393,7 +461,8 @@ impl Outbox {
         if let Some(mut q) = self.queues.take() {
             for p in q.pending.drain(..) {
                 if let Pending::Message { token: Some(t), .. }
-                | Pending::Encoded { token: Some(t), .. } = p
+                | Pending::Encoded { token: Some(t), .. }
+                | Pending::Deflate { token: Some(t), .. } = p
                 {
                     failed.push(t);
                 }
@@ -428,7 +497,7 @@ mod tests {
         let mut all = Vec::new();
         let mut done = Vec::new();
         loop {
-            let w = outbox.wire(config, &mut ZeroKeys);
+            let w = outbox.wire(config, &mut ZeroKeys, None);
             if w.is_empty() {
                 break;
             }
@@ -441,7 +510,7 @@ mod tests {
 
     /// Every piece ready for the wire, concatenated.
     fn ready(outbox: &mut Outbox, config: &SenderConfig) -> Vec<u8> {
-        outbox.fill(config, &mut ZeroKeys);
+        outbox.fill(config, &mut ZeroKeys, None);
         let mut pieces: [&[u8]; 64] = [&[]; 64];
         let n = outbox.slices(&mut pieces);
         pieces[..n].concat()
@@ -453,7 +522,7 @@ mod tests {
         let big = vec![7u8; WIRE_CHUNK + ZERO_COPY_MIN];
         o.push_message(OpCode::Binary, &big, None, &SERVER, &mut ZeroKeys);
         o.push_message(OpCode::Text, b"after", None, &SERVER, &mut ZeroKeys);
-        o.fill(&SERVER, &mut ZeroKeys);
+        o.fill(&SERVER, &mut ZeroKeys, None);
         let mut pieces: [&[u8]; 8] = [&[]; 8];
         let n = o.slices(&mut pieces);
         // a header, then the payload chunk by reference (not copied into the inline buffer)
@@ -487,7 +556,7 @@ mod tests {
             &mut ZeroKeys,
         );
         o.push_message_bytes(OpCode::Text, 0, small, Some(2), &SERVER, &mut ZeroKeys);
-        o.fill(&SERVER, &mut ZeroKeys);
+        o.fill(&SERVER, &mut ZeroKeys, None);
         let mut pieces: [&[u8]; 8] = [&[]; 8];
         let n = o.slices(&mut pieces);
         assert!(n >= 2);
@@ -535,7 +604,7 @@ mod tests {
         let mut o = Outbox::new();
         o.push_message(OpCode::Text, b"abc", Some(7), &SERVER, &mut ZeroKeys);
         let mut done = Vec::new();
-        o.wire(&SERVER, &mut ZeroKeys);
+        o.wire(&SERVER, &mut ZeroKeys, None);
         o.advance(4, &mut done);
         assert!(done.is_empty());
         o.advance(1, &mut done);

@@ -203,11 +203,13 @@ impl ConnShared {
         if core.driver_writing || core.killed {
             return;
         }
-        if let Err(e) = self.write_now(&mut core) {
+        if let Err(e) = self.write_now(&mut core, false) {
             core.write_error = Some(e.into_boxed_str());
         }
+        // messages left to compress go to the runtime thread (see `DEFER_MIN`)
         let hand_over = core.driver_writing
             || core.write_error.is_some()
+            || core.conn.has_deferred()
             || core.conn.transport_goal() != TransportGoal::Open;
         self.emit(&mut core);
         drop(core);
@@ -298,15 +300,16 @@ impl ConnShared {
     }
 
     /// Writes as much of the queue as the socket takes without blocking, with one vectored
-    /// write per round (frame headers and zero-copy payload chunks together).
-    fn write_now(&self, core: &mut ConnCore) -> Result<(), String> {
+    /// write per round (frame headers and zero-copy payload chunks together). `compress`: this
+    /// thread may compress messages waiting for it (the runtime thread).
+    fn write_now(&self, core: &mut ConnCore, compress: bool) -> Result<(), String> {
         let Transport::Tcp(stream) = &self.transport else {
             return Ok(());
         };
         loop {
             let result = {
                 let mut pieces: [&[u8]; 16] = [&[]; 16];
-                let n = core.conn.wire_slices(&mut pieces);
+                let n = core.conn.wire_slices(&mut pieces, compress);
                 if n == 0 {
                     core.driver_writing = false;
                     return Ok(());
@@ -421,7 +424,7 @@ impl ConnShared {
                     Some(None)
                 } else if let Some(e) = core.write_error.take() {
                     Some(Some(TransportEnd::Error(e.into_string())))
-                } else if let Err(e) = self.write_now(&mut core) {
+                } else if let Err(e) = self.write_now(&mut core, true) {
                     Some(Some(TransportEnd::Error(e)))
                 } else {
                     match core.conn.transport_goal() {
@@ -579,7 +582,8 @@ impl ConnShared {
     ) -> u32 {
         let more = self.with(|core| {
             let mut pieces: [&[u8]; 16] = [&[]; 16];
-            let n = core.conn.wire_slices(&mut pieces);
+            // a bridged connection runs on the JS thread, which owns its socket
+            let n = core.conn.wire_slices(&mut pieces, true);
             let total: usize = pieces[..n].iter().map(|p| p.len()).sum::<usize>().min(max);
             if total == 0 {
                 return false;
@@ -644,7 +648,7 @@ impl ConnShared {
         let mut core = self.lock();
         if let Some(end) = end {
             // A last write without waiting: a close frame or close reply queued at the end.
-            let _ = self.write_now(&mut core);
+            let _ = self.write_now(&mut core, true);
             core.conn.transport_closed(end);
             self.emit(&mut core);
         }
