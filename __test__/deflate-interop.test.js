@@ -128,4 +128,37 @@ describe('permessage-deflate interop with ws', function () {
     const [got] = await wsExchange(ws, [json(5000, 1)]);
     eq(got, json(5000, 1));
   });
+
+  for (const serverNoContextTakeover of [true, false]) {
+    it('broadcastUTF and publish to 3 ws clients: ' + (serverNoContextTakeover
+      ? 'compressed once for all (serverNoContextTakeover)' : 'uncompressed (each client has its own context)'), async function () {
+      const h = await listen();
+      const wss = new WebSocketServer({ httpServer: h, perMessageDeflate: { serverNoContextTakeover } });
+      defer(() => wss.shutDown());
+      wss.on('request', (r) => r.accept().subscribe('room'));
+      const clients = [];
+      for (let i = 0; i < 3; i++) {
+        const ws = new WebSocket('ws://127.0.0.1:' + h.address().port, { perMessageDeflate: true });
+        defer(() => ws.terminate());
+        await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+        clients.push(ws);
+      }
+      while (wss.connections.length < 3) await new Promise((resolve) => setImmediate(resolve));
+      const text = json(10000, 3); // under 16 KiB: larger broadcasts are not compressed on the sending thread
+      const received = clients.map((ws) => new Promise((resolve) => {
+        const got = [];
+        ws.on('message', (d) => got.push(d.toString()) === 2 && resolve(got));
+      }));
+      wss.broadcastUTF(text);
+      wss.publish('room', text);
+      for (const got of await Promise.all(received)) assert.deepStrictEqual(got, [text, text]);
+      for (const ws of clients) {
+        if (serverNoContextTakeover) {
+          assert.ok(ws._socket.bytesRead < text.length / 2, `compressed: ${ws._socket.bytesRead} bytes for 2 x ${text.length}`);
+        } else {
+          assert.ok(ws._socket.bytesRead > 2 * text.length, `uncompressed: ${ws._socket.bytesRead} bytes`);
+        }
+      }
+    });
+  }
 });

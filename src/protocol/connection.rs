@@ -233,6 +233,19 @@ impl Connection {
         self.deflate.is_some()
     }
 
+    /// For a message of `len` bytes that many connections get (a broadcast): the (level,
+    /// window bits) to compress it with once for all, when this connection would compress it
+    /// and keeps no context (`server_no_context_takeover` for a server). Messages of
+    /// [`DEFER_MIN`] bytes or more are not compressed this way: it would happen on the
+    /// sending thread.
+    pub fn shared_compression(&self, len: usize) -> Option<(u32, u8)> {
+        let d = self.deflate.as_ref()?;
+        if len < d.threshold || len >= DEFER_MIN {
+            return None;
+        }
+        d.codec.shared_key()
+    }
+
     /// Notes that a direction used its zlib state, so that it is released only after
     /// [`RELEASE_AFTER`] without use. `now` is read only when no release is scheduled.
     fn deflate_used(&mut self, now: Option<Instant>) {

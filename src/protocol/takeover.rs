@@ -67,6 +67,22 @@ thread_local! {
     static SHARED_INFLATERS: RefCell<Vec<(u8, Inflater)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Compresses `payload` as every direction without context takeover with `key` (level,
+/// window bits) would: on this thread's shared compressor.
+pub fn compress_shared(key: (u32, u8), payload: &[u8], out: &mut Vec<u8>) {
+    SHARED_COMPRESSORS.with(|shared| {
+        let mut shared = shared.borrow_mut();
+        let at = match shared.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                shared.push((key, Compressor::new(key.0, key.1, true)));
+                shared.len() - 1
+            }
+        };
+        shared[at].1.compress(payload, out);
+    });
+}
+
 /// The sending direction of a connection: compresses whole messages.
 pub struct Outgoing {
     level: u32,
@@ -130,23 +146,19 @@ impl Outgoing {
                 live.compress(payload, out);
                 kept.window.push(payload);
             }
-            None => SHARED_COMPRESSORS.with(|shared| {
-                let mut shared = shared.borrow_mut();
-                let at = match shared.iter().position(|(k, _)| *k == (level, bits)) {
-                    Some(at) => at,
-                    None => {
-                        shared.push(((level, bits), Compressor::new(level, bits, true)));
-                        shared.len() - 1
-                    }
-                };
-                shared[at].1.compress(payload, out);
-            }),
+            None => compress_shared((level, bits), payload, out),
         }
     }
 
     /// True while this direction holds zlib state of its own.
     pub fn is_live(&self) -> bool {
         self.kept.as_ref().is_some_and(|k| k.live.is_some())
+    }
+
+    /// `(level, window bits)` when this direction keeps no context: then any connection with
+    /// the same pair compresses a message to the same bytes, so a broadcast can compress once.
+    pub fn shared_key(&self) -> Option<(u32, u8)> {
+        self.kept.is_none().then_some((self.level, self.bits))
     }
 
     /// Frees the zlib state, keeping the window to rebuild it from.

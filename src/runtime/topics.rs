@@ -13,13 +13,18 @@ use bytes::{Bytes, BytesMut};
 use super::backplane::Backplane;
 use super::conn::ConnShared;
 use crate::protocol::connection::ConnectionConfig;
-use crate::protocol::frame::OpCode;
+use crate::protocol::frame::{OpCode, RSV1};
 use crate::protocol::message::{encode_message, MaskKeySource};
+use crate::protocol::takeover::compress_shared;
 
 /// Queues `payload` as one message on each of `conns` but connection `except` (0: none), the
 /// frames encoded once per configuration (connections of one server share one) and the same
 /// bytes queued on each. Calls `queued(conn, output_full)` for every connection it was queued on
 /// (closed ones are skipped) and returns how many there were.
+///
+/// With permessage-deflate, connections that keep no compression context get the message
+/// compressed once for all of them (per level and window size); the others get it
+/// uncompressed, which RFC 7692 allows for any message, rather than a compression each.
 ///
 /// Performance choice: one encoding for any number of receivers; the caller decides when the
 /// connections write (end of the JS batch, or a driver turn).
@@ -32,20 +37,41 @@ pub(crate) fn fan_out(
     mut queued: impl FnMut(&Arc<ConnShared>, bool),
 ) -> u32 {
     let mut count = 0;
-    let mut encoded: Option<(Arc<ConnectionConfig>, Bytes)> = None;
+    // encodings made so far, by configuration and shared compression (a handful at most)
+    let mut encoded: Vec<(Arc<ConnectionConfig>, Option<(u32, u8)>, Bytes)> = Vec::new();
+    let mut compressed: Vec<((u32, u8), Bytes)> = Vec::new();
     for c in conns {
         if c.id == except {
             continue;
         }
         let result = c.with(|core| {
             let config = core.conn.shared_config();
-            let frames = match &encoded {
-                Some((cfg, frames)) if Arc::ptr_eq(cfg, config) => frames.clone(),
-                _ => {
+            let deflate = core.conn.shared_compression(payload.len());
+            let found = encoded
+                .iter()
+                .find(|(cfg, d, _)| Arc::ptr_eq(cfg, config) && *d == deflate);
+            let frames = match found {
+                Some((_, _, frames)) => frames.clone(),
+                None => {
                     let mut buf = BytesMut::new();
-                    encode_message(&mut buf, opcode, 0, payload, &config.sender, keys);
+                    match deflate {
+                        Some(key) => {
+                            let z = match compressed.iter().find(|(k, _)| *k == key) {
+                                Some((_, z)) => z.clone(),
+                                None => {
+                                    let mut z = Vec::with_capacity(payload.len() / 2 + 64);
+                                    compress_shared(key, payload, &mut z);
+                                    let z = Bytes::from(z);
+                                    compressed.push((key, z.clone()));
+                                    z
+                                }
+                            };
+                            encode_message(&mut buf, opcode, RSV1, &z, &config.sender, keys);
+                        }
+                        None => encode_message(&mut buf, opcode, 0, payload, &config.sender, keys),
+                    }
                     let frames = buf.freeze();
-                    encoded = Some((config.clone(), frames.clone()));
+                    encoded.push((config.clone(), deflate, frames.clone()));
                     frames
                 }
             };
