@@ -17,6 +17,9 @@ use crate::protocol::frame::{OpCode, RSV1};
 use crate::protocol::message::{encode_message, MaskKeySource};
 use crate::protocol::takeover::compress_shared;
 
+/// Frames made for a configuration and a shared compression (none: uncompressed).
+type Encoding = (Arc<ConnectionConfig>, Option<(u32, u8)>, Bytes);
+
 /// Queues `payload` as one message on each of `conns` but connection `except` (0: none), the
 /// frames encoded once per configuration (connections of one server share one) and the same
 /// bytes queued on each. Calls `queued(conn, output_full)` for every connection it was queued on
@@ -38,7 +41,7 @@ pub(crate) fn fan_out(
 ) -> u32 {
     let mut count = 0;
     // encodings made so far, by configuration and shared compression (a handful at most)
-    let mut encoded: Vec<(Arc<ConnectionConfig>, Option<(u32, u8)>, Bytes)> = Vec::new();
+    let mut encoded: Vec<Encoding> = Vec::new();
     let mut compressed: Vec<((u32, u8), Bytes)> = Vec::new();
     for c in conns {
         if c.id == except {
