@@ -161,4 +161,29 @@ describe('permessage-deflate interop with ws', function () {
       }
     });
   }
+
+  it('w3cwebsocket takes perMessageDeflate in its client config and reports the agreement', async function () {
+    const { w3cwebsocket: W3CWebSocket } = require('..');
+    const h = http.createServer();
+    await new Promise((resolve) => h.listen(0, '127.0.0.1', resolve));
+    const wss = new WebSocket.Server({ server: h, perMessageDeflate: true });
+    defer(() => wss.close() || h.close());
+    let serverSocket;
+    wss.on('connection', (ws) => {
+      serverSocket = ws._socket;
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    const w3c = new W3CWebSocket('ws://127.0.0.1:' + h.address().port + '/', undefined, undefined, undefined, undefined,
+      { perMessageDeflate: true });
+    defer(() => w3c.close());
+    await new Promise((resolve, reject) => { w3c.onopen = resolve; w3c.onerror = reject; });
+    eq(w3c.extensions[0].name, 'permessage-deflate');
+    const text = json(20000, 7);
+    const echo = await new Promise((resolve) => {
+      w3c.onmessage = (e) => resolve(e.data);
+      w3c.send(text);
+    });
+    eq(echo, text);
+    assert.ok(serverSocket.bytesRead < text.length / 2, 'sent compressed: ' + serverSocket.bytesRead + ' bytes');
+  });
 });

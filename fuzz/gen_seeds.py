@@ -152,6 +152,43 @@ def close_payloads():
     return {f"close_{i}": p for i, p in enumerate(payloads)}
 
 
+def deflate_seeds():
+    """Seeds for `deflate`: flags, limit, then masked frames whose payloads are raw DEFLATE
+    (RSV1 on the first frame), made with Python's zlib; the 0xFF-separated round-trip view of
+    the same bytes is whatever they are."""
+    import zlib
+
+    def compressed(messages, bits, takeover):
+        c = zlib.compressobj(6, zlib.DEFLATED, -max(bits, 9))
+        out = []
+        for m in messages:
+            if not takeover:
+                c = zlib.compressobj(6, zlib.DEFLATED, -max(bits, 9))
+            z = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+            out.append(z[:-4] if z.endswith(b"\x00\x00\xff\xff") else z)
+        return out
+
+    seeds = {}
+    text = [b'{"id":1,"user":"alice","text":"hello"}' * 4, b'{"id":2,"user":"bob","text":"hi"}' * 3, b""]
+    for bits in (8, 9, 12, 15):
+        for takeover in (True, False):
+            flags = (bits - 8) | (0x08 if takeover else 0) | 0x40
+            frames = b""
+            for i, z in enumerate(compressed(text, bits, takeover)):
+                if i == 1 and len(z) > 4:  # a fragmented one
+                    frames += frame(TEXT, z[:3], fin=False, rsv=4) + frame(CONT, z[3:])
+                else:
+                    frames += frame(BIN if i == 2 else TEXT, z, rsv=4)
+            seeds[f"ctx{int(takeover)}_bits{bits}"] = bytes([flags, 0]) + frames
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+    z = bomb.compress(b"\x00" * 100000) + bomb.flush(zlib.Z_SYNC_FLUSH)
+    seeds["bomb"] = bytes([0x0F, 4]) + frame(BIN, z[:-4], rsv=4)
+    seeds["rsv1_on_ping"] = bytes([0x0F, 0]) + frame(PING, b"x", rsv=4)
+    seeds["rsv1_on_continuation"] = bytes([0x0F, 0]) + frame(TEXT, b"\xf2", fin=False, rsv=4) + frame(CONT, b"\x00", rsv=4)
+    seeds["bfinal"] = bytes([0x0F, 0]) + frame(TEXT, zlib.compress(b"final block", 6)[2:-4], rsv=4)
+    return seeds
+
+
 def write(target, seeds):
     d = os.path.join(ROOT, target)
     os.makedirs(d, exist_ok=True)
@@ -168,3 +205,4 @@ if __name__ == "__main__":
     write("frame_and_message", frame_and_message())
     write("utf8", utf8())
     write("close_payload", close_payloads())
+    write("deflate", deflate_seeds())

@@ -23,11 +23,11 @@ set -euo pipefail
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$FUZZ_DIR")"
-TARGETS=(frame_and_message utf8 close_payload)
-# Seconds per target in `ci` mode (about 95 s of fuzzing in all).
-declare -A CI_SECONDS=([frame_and_message]=45 [utf8]=30 [close_payload]=20)
+TARGETS=(frame_and_message utf8 close_payload deflate)
+# Seconds per target in `ci` mode (about 115 s of fuzzing in all).
+declare -A CI_SECONDS=([frame_and_message]=40 [utf8]=25 [close_payload]=20 [deflate]=30)
 # Largest input libFuzzer generates, per target.
-declare -A MAX_LEN=([frame_and_message]=8192 [utf8]=4096 [close_payload]=256)
+declare -A MAX_LEN=([frame_and_message]=8192 [utf8]=4096 [close_payload]=256 [deflate]=8192)
 
 TOOLCHAIN="${FUZZ_TOOLCHAIN-stable}"
 cargo_() {

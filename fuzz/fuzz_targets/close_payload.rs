@@ -63,7 +63,11 @@ fuzz_target!(|p: &[u8]| {
         [a, b, ..] => u16::from_be_bytes([*a, *b]),
         _ => 1000,
     };
-    let status = if is_valid_on_wire(status) { status } else { 1000 };
+    let status = if is_valid_on_wire(status) {
+        status
+    } else {
+        1000
+    };
     let mut out = Vec::new();
     encode_payload(&mut out, Some(status), &reason);
     assert!(out.len() <= 125);

@@ -129,16 +129,25 @@ fn check_incoming(config: &ReceiverConfig, events: &[Incoming], error: &Option<P
         match e {
             Incoming::Text(data) => {
                 assert!(config.assemble_fragments);
-                assert!(data.len() as u64 <= config.max_message_size, "text over limit");
+                assert!(
+                    data.len() as u64 <= config.max_message_size,
+                    "text over limit"
+                );
                 assert!(std::str::from_utf8(data).is_ok(), "text event is not UTF-8");
             }
             Incoming::Binary(data) => {
                 assert!(config.assemble_fragments);
-                assert!(data.len() as u64 <= config.max_message_size, "binary over limit");
+                assert!(
+                    data.len() as u64 <= config.max_message_size,
+                    "binary over limit"
+                );
             }
             Incoming::Frame(f) => {
                 assert!(!config.assemble_fragments);
-                assert!(f.payload.len() as u64 <= config.max_frame_size, "frame over limit");
+                assert!(
+                    f.payload.len() as u64 <= config.max_frame_size,
+                    "frame over limit"
+                );
                 assert_eq!(f.rsv & !config.allowed_rsv, 0, "rsv bit not allowed");
                 match (f.opcode, &mut open) {
                     (OpCode::Text | OpCode::Binary, None) => {
@@ -222,7 +231,10 @@ fn compare_modes(
         );
     } else {
         assert_eq!(assembled.0, &regrouped[..], "assembled vs frames passed up");
-        assert_eq!(assembled.1, frames.1, "assembled vs frames passed up: error");
+        assert_eq!(
+            assembled.1, frames.1,
+            "assembled vs frames passed up: error"
+        );
     }
 }
 
@@ -408,9 +420,15 @@ fuzz_target!(|raw: &[u8]| {
         .collect();
     let rx_messages = message_events(&events);
     if closed_locally {
-        assert!(rx_messages.starts_with(&app_messages), "messages after close()");
+        assert!(
+            rx_messages.starts_with(&app_messages),
+            "messages after close()"
+        );
     } else {
-        assert_eq!(app_messages, rx_messages, "connection lost or invented messages");
+        assert_eq!(
+            app_messages, rx_messages,
+            "connection lost or invented messages"
+        );
     }
     if !assemble && !closed_locally {
         let frames = got
@@ -451,7 +469,10 @@ fuzz_target!(|raw: &[u8]| {
         })
         .collect();
     if app_pings {
-        assert!(pongs.is_empty(), "automatic pong although the app handles pings");
+        assert!(
+            pongs.is_empty(),
+            "automatic pong although the app handles pings"
+        );
         assert!(pings.starts_with(&app_ping_events));
         if !closed_locally {
             assert_eq!(app_ping_events, pings);
@@ -474,5 +495,8 @@ fuzz_target!(|raw: &[u8]| {
         (None, false, Some(s)) => Some(s),
         (None, false, None) => None,
     };
-    assert_eq!(our_close, expected_close, "our close frame; wire {wire:02x?}");
+    assert_eq!(
+        our_close, expected_close,
+        "our close frame; wire {wire:02x?}"
+    );
 });
