@@ -52,6 +52,8 @@ struct Deflate {
     release_at: Option<Instant>,
     /// Used since `release_at` was set: the deadline moves on instead of releasing.
     used: bool,
+    /// zlib state was freed by the last timeout (see [`Connection::take_released`]).
+    released: bool,
 }
 
 impl std::fmt::Debug for Deflate {
@@ -225,7 +227,16 @@ impl Connection {
             threshold: setup.threshold,
             release_at: None,
             used: false,
+            released: false,
         }));
+    }
+
+    /// True once after a timeout freed zlib state: the transport may give memory back to the
+    /// OS (`runtime::memory`).
+    pub fn take_released(&mut self) -> bool {
+        self.deflate
+            .as_mut()
+            .is_some_and(|d| std::mem::take(&mut d.released))
     }
 
     /// True when permessage-deflate is in force.
@@ -271,6 +282,7 @@ impl Connection {
             d.release_at = Some(now + RELEASE_AFTER);
             return;
         }
+        d.released = d.codec.is_live() || self.receiver.inflate_is_live();
         d.codec.release();
         self.receiver.release_inflate();
         d.release_at =
@@ -1366,6 +1378,8 @@ mod tests {
         assert!(deadline <= Instant::now() + RELEASE_AFTER);
         c.handle_timeout(deadline);
         assert!(!c.deflate.as_ref().unwrap().codec.is_live(), "released");
+        assert!(c.take_released(), "the transport hears of it once");
+        assert!(!c.take_released());
         assert_eq!(
             c.poll_timeout(),
             Some(now + Duration::from_secs(20)),

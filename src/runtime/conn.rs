@@ -407,7 +407,12 @@ impl ConnShared {
         };
         if io.armed.is_some_and(|t| t <= now) {
             io.armed = None;
-            self.with(|core| core.conn.handle_timeout(now));
+            if self.with(|core| {
+                core.conn.handle_timeout(now);
+                core.conn.take_released()
+            }) {
+                super::memory::zlib_state_released();
+            }
         }
         if !io.rbuf.is_empty() {
             // Bytes that came with the handshake.
@@ -524,7 +529,12 @@ impl ConnShared {
         }
         if io.armed.is_some_and(|t| t <= now) {
             io.armed = None;
-            self.with(|core| core.conn.handle_timeout(now));
+            if self.with(|core| {
+                core.conn.handle_timeout(now);
+                core.conn.take_released()
+            }) {
+                super::memory::zlib_state_released();
+            }
         }
         self.request_service();
         self.next_deadline(io)

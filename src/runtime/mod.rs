@@ -4,6 +4,7 @@
 pub(crate) mod backplane;
 pub(crate) mod conn;
 pub(crate) mod driver;
+pub(crate) mod memory;
 pub(crate) mod tcp;
 pub(crate) mod topics;
 
