@@ -418,8 +418,11 @@ for (const role of ['server', 'client']) {
     });
 
     describe('sending', function () {
-      it('messages under the threshold (1024 by default) go uncompressed; at and above it, compressed', async function () {
-        const s = await open({ perMessageDeflate: { threshold: 1024 } });
+      it('without context takeover, messages under the threshold go uncompressed, at and above it compressed (ws\'s rule)', async function () {
+        const header = 'permessage-deflate; server_no_context_takeover; client_no_context_takeover';
+        const s = role === 'server'
+          ? await open({ perMessageDeflate: { threshold: 1024 } }, { offer: header })
+          : await open({ perMessageDeflate: { threshold: 1024, clientNoContextTakeover: true, serverNoContextTakeover: true } }, { answer: header });
         s.conn.sendUTF('a'.repeat(1023));
         s.conn.sendUTF('a'.repeat(1024));
         const small = await s.peer.nextMessage();
@@ -427,6 +430,18 @@ for (const role of ['server', 'client']) {
         eq(small.compressed, false);
         eq(big.compressed, true);
         eq((await s.rx.inflate(big.payload)).toString(), 'a'.repeat(1024));
+        await closeNormally(s);
+      });
+      it('with context takeover every message is compressed, whatever the threshold (ws\'s rule)', async function () {
+        const s = await open({ perMessageDeflate: { threshold: 1024 } });
+        s.conn.sendUTF('short');
+        s.conn.sendUTF('short');
+        const first = await s.peer.nextMessage();
+        const second = await s.peer.nextMessage();
+        eq(first.compressed, true);
+        eq((await s.rx.inflate(first.payload)).toString(), 'short');
+        eq((await s.rx.inflate(second.payload)).toString(), 'short');
+        assert.ok(second.payload.length < first.payload.length, 'the second refers back to the first');
         await closeNormally(s);
       });
       it('{ compress: false } sends one message uncompressed, sendUTF and sendBytes, with callbacks', async function () {

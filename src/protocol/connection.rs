@@ -24,7 +24,8 @@ use super::takeover::{self, RELEASE_AFTER};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeflateSetup {
     pub params: DeflateParams,
-    /// Messages shorter than this go uncompressed (`threshold`, as in ws).
+    /// Messages shorter than this go uncompressed when this side keeps no context
+    /// (`threshold`, with ws's meaning).
     pub threshold: usize,
     /// zlib level, 0..=9.
     pub level: u32,
@@ -291,9 +292,13 @@ impl Connection {
 
     /// What to do with a message when permessage-deflate is on: compress it now, leave it to
     /// the framing thread, or send it as it is (`compress` false, or under the threshold).
+    ///
+    /// The threshold has ws's meaning: it applies only when this side keeps no context; with
+    /// context every message is compressed, since even a short one can refer back to earlier
+    /// ones.
     fn plan(&self, len: usize, compress: bool) -> Plan {
         match self.deflate.as_ref() {
-            Some(d) if compress && len >= d.threshold => {
+            Some(d) if compress && (len >= d.threshold || d.codec.shared_key().is_none()) => {
                 if len >= DEFER_MIN || self.outbox.has_deferred() {
                     Plan::Defer
                 } else {
