@@ -262,7 +262,8 @@ function renderChart(report) {
   const notes = [
     `Ratios to ${baseline} measured in the same run (${baseline} = 1.00x); lower is better for every figure.`,
     'Printed on each bar: the ratio, then the figure itself in the unit under the scenario name',
-    '(server CPU per operation; client CPU for the client scenario; RSS per idle connection).',
+    '(server CPU per operation; client CPU for the client scenario; RSS per idle connection;',
+    'deflate: the server\'s compressed bytes per message, peak RSS growth under a decompression bomb).',
   ];
   if (maxRatio > axisMax) notes.push(`Bars beyond ${axisMax}x are cut (notch); their value is printed.`);
   for (const n of notes) {

@@ -9,13 +9,18 @@
 // websocket-rs with every socket forced through its bridged transport (echo64-bridge), and all
 // three over TLS (echo64-tls: https.Server, wss://, certificates made for the run). The fan-out
 // scenario: one sender and 100 receivers, the server broadcasting every message to all its
-// connections; server CPU-µs per delivered message. Every run also draws the ratios as an SVG bar
-// chart (bench/results/<timestamp>.svg and bench/chart.svg). See bench/README.md.
+// connections; server CPU-µs per delivered message. The deflate scenarios compare websocket-rs and
+// ws with permessage-deflate on (websocket has none): small echoes with the extension agreed,
+// 1 KiB JSON echoes compressed both ways (CPU and compressed size), RSS per idle connection after
+// one compressed message, and a decompression bomb against a 1 MiB limit (peak RSS growth). Every
+// run also draws the ratios as an SVG bar chart (bench/results/<timestamp>.svg and
+// bench/chart.svg). See bench/README.md.
 //
 //   npm run bench                 full run (~10 min)
 //   npm run bench -- --quick      short run (< 2 min)
 //   options: --impl ws,websocket
-//            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,client64
+//            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,
+//                       client64,deflate64,deflate-json,deflate-idle,deflate-bomb
 //            --help
 
 const { spawn, execFileSync } = require('child_process');
@@ -35,7 +40,11 @@ const CHART_SVG = path.join(__dirname, 'chart.svg');
 const IMPLS = ['websocket-rs', 'ws', 'websocket'];
 const BASELINE = 'ws';
 const MiB = 1024 * 1024;
-const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,client64';
+const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,client64,' +
+  'deflate64,deflate-json,deflate-idle,deflate-bomb';
+// the deflate scenarios: websocket (WebSocket-Node) has no permessage-deflate
+const DEFLATE_IMPLS = ['websocket-rs', 'ws'];
+const NO_DEFLATE = 'websocket (WebSocket-Node) has no permessage-deflate';
 
 // ------------------------------------------------------------------------------------------------
 // arguments
@@ -204,6 +213,82 @@ function scenarioList(quick) {
       params: { conns: 50, inflight: 32, size: 64, kind: 'text',
         warmup: quick ? 100000 : 300000, messages: quick ? 1000000 : 3000000 },
       timeoutMs: quick ? 45000 : 150000,
+    },
+    {
+      // echo64 with permessage-deflate agreed on every connection (servers: perMessageDeflate:
+      // true; loadgen: offers it and requires it, and sends uncompressed: 64 B is below its
+      // threshold). Both servers compress every echo: with context takeover the threshold does
+      // not apply (ws's rule, which websocket-rs follows); the loadgen inflates and checks them
+      id: 'deflate64',
+      title: 'echo 64 B text, deflate on',
+      desc: 'echo64 with perMessageDeflate: true and permessage-deflate agreed; the loadgen sends ' +
+        'uncompressed (64 B < threshold 1024); both servers compress every echo (with context ' +
+        'takeover the threshold does not apply, as in ws)',
+      metric: 'CPU-µs/msg',
+      kind: 'echo',
+      deflate: true,
+      impls: DEFLATE_IMPLS,
+      saturates: true,
+      params: echo64Params(),
+      timeoutMs: quick ? 30000 : 150000,
+    },
+    {
+      id: 'deflate-json',
+      title: 'echo 1 KiB JSON, deflate',
+      desc: '50 connections x 8 in flight, 1,024-byte JSON text messages (64 documents, same keys, ' +
+        'varying values, cycled per connection) compressed both ways with context takeover ' +
+        '(perMessageDeflate: true; loadgen: zlib-rs level 1); every echo inflated and checked',
+      metric: 'CPU-µs/msg',
+      kind: 'deflate-json',
+      deflate: true,
+      impls: DEFLATE_IMPLS,
+      saturates: true,
+      params: { conns: 50, inflight: 8, size: 1024, docs: 64, level: 1,
+        warmup: quick ? 10000 : 30000, messages: quick ? 50000 : 200000 },
+      // a second row: the compressed payload bytes per message the server sent
+      extraRows: [{ id: 'deflate-json-size', title: 'echo 1 KiB JSON: compressed size',
+        metric: 'B/msg (server)', field: 'compressedBytesPerMsg',
+        desc: 'payload bytes of the server\'s compressed echoes on the wire, per message (deflate-json)' }],
+      timeoutMs: quick ? 45000 : 150000,
+    },
+    {
+      // idle connections that each exchanged one compressed message first: what a connection
+      // keeps of its compression contexts once idle (websocket-rs releases its zlib state 1 s
+      // after the last compressed message and keeps only the window; ws keeps its zlib streams).
+      // RSS read 3.5 s after the last exchange, after a full GC; also at N/2 for the slope.
+      id: 'deflate-idle',
+      title: quick ? 'idle after 1 deflated msg (5,000)' : 'idle after 1 deflated msg (10,000)',
+      desc: 'N connections with permessage-deflate, each sends one compressed 1 KiB JSON message ' +
+        'and gets its compressed echo, then idles; RSS after minus before, divided by N (read 3.5 s ' +
+        'after the last exchange, after a full GC)',
+      metric: 'KB/conn',
+      kind: 'idle',
+      deflate: true,
+      impls: DEFLATE_IMPLS,
+      settleMs: 3500, // websocket-rs releases a connection's zlib state 1 s after its last message
+      slope: true,
+      params: { conns: quick ? 5000 : 10000, warmup: 2000, batch: 100, size: 1024, docs: 64, level: 1 },
+      extraRows: [{ id: 'deflate-idle-slope', title: 'idle after 1 deflated msg: slope',
+        metric: 'KB/conn (N/2→N)', field: 'slopeKBPerConn',
+        desc: '(RSS at N - RSS at N/2) / (N/2), same readings as deflate-idle' }],
+      timeoutMs: quick ? 60000 : 120000,
+    },
+    {
+      // a decompression bomb: one binary message of 16 MiB of zeros, raw deflate (~16 KiB on
+      // the wire), against a server with a 1 MiB message limit (websocket-rs:
+      // maxReceivedMessageSize; ws: maxPayload): it must close with 1009 without inflating it
+      id: 'deflate-bomb',
+      title: 'deflate bomb (16 MiB of zeros)',
+      desc: 'one permessage-deflate message inflating to 16 MiB (~16 KiB on the wire) against a ' +
+        '1 MiB message limit; close code must be 1009; peak RSS growth of the server (VmHWM), ' +
+        'worst of 3 bombs on fresh connections',
+      metric: 'MiB peak RSS',
+      kind: 'bomb',
+      deflate: true,
+      impls: DEFLATE_IMPLS,
+      maxMessage: MiB,
+      params: { inflated: 16 * MiB, limit: MiB, bombs: 3 },
+      timeoutMs: quick ? 30000 : 60000,
     },
   ];
 }
@@ -477,6 +562,8 @@ process.on('exit', removeCerts);
 async function startServer(impl, sc) {
   const args = ['--expose-gc', ECHO_JS, '--impl', impl, '--port', '0', '--exit-on-stdin-eof'];
   if (sc.kind === 'fanout') args.push('--mode', sc.mode || 'fanout');
+  if (sc.deflate) args.push('--deflate');
+  if (sc.maxMessage) args.push('--max-message', String(sc.maxMessage));
   if (sc.redis) args.push('--redis', (await benchRedis()).url);
   const certs = sc.tls ? ensureCerts() : null;
   if (certs) args.push('--tls-key', certs.key, '--tls-cert', certs.cert);
@@ -530,12 +617,37 @@ function checkErrors(res, what) {
   }
 }
 
-function echoArgs(server, p, messages, sync) {
+function echoArgs(server, p, messages, sync, deflate = false) {
   const a = ['echo', '--url', server.url, ...server.loadgenArgs, '--conns', String(p.conns),
     '--inflight', String(p.inflight), '--size', String(p.size), '--kind', p.kind,
     '--messages', String(messages)];
   if (sync) a.push('--sync');
+  if (deflate) a.push('--deflate');
   return a;
+}
+
+// The server's full garbage collection (node --expose-gc; "gc" on its stdin), before memory
+// readings.
+async function collectGarbage(server) {
+  server.child.stdin.write('gc\n');
+  await server.waitLine((l) => l === 'GC-DONE', 15000, 'GC-DONE');
+}
+
+function readStatusKB(pid, field) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(s);
+  if (!m) throw new Error(`no ${field} for pid ${pid}`);
+  return Number(m[1]);
+}
+
+// Resets the process's peak RSS (VmHWM) to its current RSS; false if not allowed.
+function resetPeakRss(pid) {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch (_) {
+    return false;
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -546,11 +658,11 @@ async function runEcho(server, sc) {
   const deadline = Date.now() + sc.timeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
 
-  const warm = await runLoadgen(echoArgs(server, p, p.warmup, false), 'messages', left());
+  const warm = await runLoadgen(echoArgs(server, p, p.warmup, false, sc.deflate), 'messages', left());
   checkErrors(warm, 'warm-up');
   await sleep(200); // let the warm-up connections' closes finish
 
-  const lg = startLoadgen(echoArgs(server, p, p.messages, true));
+  const lg = startLoadgen(echoArgs(server, p, p.messages, true, sc.deflate));
   try {
     const conn = await lg.waitJson('connected', left(), 'connections');
     checkErrors(conn, 'connecting');
@@ -573,10 +685,121 @@ async function runEcho(server, sc) {
       rateUnit: 'msg/s',
       serverCore: sd.cpu / sd.wall,
       loadgenCore: ld.cpu / ld.wall,
+      // --deflate: how many echoes the server compressed (inflated and checked by the
+      // loadgen), and their average payload on the wire
+      ...(sc.deflate ? {
+        compressedEchoes: res.compressed_echoes,
+        compressedBytesPerEcho: res.compressed_echoes ? res.compressed_bytes / res.compressed_echoes : null,
+      } : {}),
     };
   } finally {
     await lg.stop(1000);
   }
+}
+
+// deflate-json: like runEcho, with the loadgen's deflate-json mode (compressed JSON both ways,
+// every echo inflated and checked). Also reports the server's compressed payload bytes per
+// message.
+async function runDeflateJson(server, sc) {
+  const p = sc.params;
+  const deadline = Date.now() + sc.timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+  const jsonArgs = (messages, sync) => ['deflate-json', '--url', server.url, ...server.loadgenArgs,
+    '--conns', String(p.conns), '--inflight', String(p.inflight), '--size', String(p.size),
+    '--docs', String(p.docs), '--level', String(p.level), '--messages', String(messages),
+    ...(sync ? ['--sync'] : [])];
+
+  const warm = await runLoadgen(jsonArgs(p.warmup, false), 'messages', left());
+  checkErrors(warm, 'warm-up');
+  await sleep(200);
+
+  const lg = startLoadgen(jsonArgs(p.messages, true));
+  try {
+    const conn = await lg.waitJson('connected', left(), 'connections');
+    checkErrors(conn, 'connecting');
+    const s0 = cpuSample(server.pid);
+    const l0 = cpuSample(lg.pid);
+    lg.child.stdin.write('go\n');
+    const res = await lg.waitJson('messages', left(), 'echo result');
+    const s1 = cpuSample(server.pid);
+    const l1 = cpuSample(lg.pid);
+    checkErrors(res, 'echo');
+    if (res.messages !== p.messages) throw new Error(`only ${res.messages} of ${p.messages} echoes`);
+    if (res.server_compressed_msgs !== res.messages) {
+      throw new Error(`${res.server_uncompressed_msgs} of ${res.messages} echoes came back uncompressed`);
+    }
+    await lg.waitExit(10000);
+    const sd = cpuDelta(s0, s1);
+    const ld = cpuDelta(l0, l1);
+    return {
+      value: (sd.cpu * 1e6) / res.messages,
+      messages: res.messages,
+      seconds: res.seconds,
+      rate: res.messages / res.seconds,
+      rateUnit: 'msg/s',
+      serverCore: sd.cpu / sd.wall,
+      loadgenCore: ld.cpu / ld.wall,
+      agreed: conn.agreed,
+      compressedBytesPerMsg: res.server_compressed_bytes / res.messages,
+      clientCompressedBytesPerMsg: res.client_compressed_bytes / res.messages,
+      uncompressedBytesPerMsg: p.size,
+    };
+  } finally {
+    await lg.stop(1000);
+  }
+}
+
+// deflate-bomb: warm the server's deflate path with ordinary compressed traffic (so first-use
+// costs are not billed to the bomb), then, `bombs` times on a fresh connection each: full GC,
+// reset the peak RSS (VmHWM, /proc/<pid>/clear_refs), the bomb (bench/deflate-bomb.js), which
+// must be answered with close 1009, and the peak RSS read again. The figure is the worst growth.
+async function runBomb(server, sc) {
+  const p = sc.params;
+  const deadline = Date.now() + sc.timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
+  const { attack } = require('./deflate-bomb');
+
+  const warm = await runLoadgen(['deflate-json', '--url', server.url, ...server.loadgenArgs,
+    '--conns', '20', '--inflight', '1', '--messages', '400'], 'messages', left());
+  checkErrors(warm, 'warm-up');
+  await sleep(1500); // past websocket-rs's 1 s release of idle zlib state
+
+  const bombs = [];
+  for (let i = 0; i < p.bombs; i++) {
+    await collectGarbage(server);
+    const rssBeforeKB = readStatusKB(server.pid, 'VmRSS');
+    const reset = resetPeakRss(server.pid);
+    const hwmBeforeKB = readStatusKB(server.pid, 'VmHWM');
+    const r = await attack({ host: '127.0.0.1', port: server.port, inflatedSize: p.inflated,
+      timeoutMs: Math.min(10000, left()) });
+    await sleep(300); // the server's side of the close
+    const hwmAfterKB = readStatusKB(server.pid, 'VmHWM');
+    const rssAfterKB = readStatusKB(server.pid, 'VmRSS');
+    if (server.exited) throw new Error(server.describeExit());
+    if (r.closeCode !== 1009) {
+      throw new Error(r.closeCode === null ? 'the server closed TCP without a close frame'
+        : `the server closed with ${r.closeCode}, not 1009`);
+    }
+    // without the reset, VmHWM is the process's lifetime peak: growth over the RSS before is an
+    // upper bound
+    const growthKB = hwmAfterKB - (reset ? hwmBeforeKB : rssBeforeKB);
+    bombs.push({ closeCode: r.closeCode, closeReason: r.closeReason, closeMs: r.closeMs,
+      wireBytes: r.wireBytes, growthKB, rssBeforeKB, hwmBeforeKB, hwmAfterKB, rssAfterKB,
+      peakReset: reset });
+  }
+  const worst = bombs.reduce((a, b) => (b.growthKB > a.growthKB ? b : a));
+  return {
+    value: Math.max(0, worst.growthKB) / 1024,
+    closeCode: worst.closeCode,
+    closeMs: Math.max(...bombs.map((b) => b.closeMs)),
+    wireBytes: worst.wireBytes,
+    inflatedBytes: p.inflated,
+    limitBytes: p.limit,
+    peakReset: bombs.every((b) => b.peakReset),
+    bombs,
+    rate: bombs.length,
+    rateUnit: 'bombs',
+  };
 }
 
 // Fan-out: the loadgen opens 100 receivers and 1 sender, runs the warm-up messages on them, says
@@ -673,28 +896,47 @@ async function runIdle(server, sc) {
   const p = sc.params;
   const deadline = Date.now() + sc.timeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
+  const deflateArgs = sc.deflate ? ['--deflate'] : [];
 
   // warm the accept/upgrade path so that lazily loaded code is not billed to the connections
   const warm = await runLoadgen(['handshakes', '--url', server.url, ...server.loadgenArgs,
-    '--count', String(p.warmup), '--concurrency', '50'], 'handshakes', left());
+    '--count', String(p.warmup), '--concurrency', '50', ...deflateArgs], 'handshakes', left());
   checkErrors(warm, 'warm-up');
+  if (sc.deflate) {
+    // and the compression path, on a few connections (their zlib state goes when they close)
+    const w2 = await runLoadgen(['deflate-json', '--url', server.url, ...server.loadgenArgs,
+      '--conns', '20', '--inflight', '1', '--messages', '400'], 'messages', left());
+    checkErrors(w2, 'deflate warm-up');
+  }
   await sleep(500);
 
   // Both readings follow a full GC in the server (the same for every implementation), so the
   // figure is what open connections keep, not how much garbage the handshakes left behind.
-  const collect = async () => {
-    server.child.stdin.write('gc\n');
-    await server.waitLine((l) => l === 'GC-DONE', 15000, 'GC-DONE');
-  };
+  const collect = () => collectGarbage(server);
+  const settle = sc.settleMs || 1000;
   await collect();
   const rss0 = readRssKB(server.pid);
+  const half = sc.slope ? Math.floor(p.conns / 2 / p.batch) * p.batch : 0;
   const lg = startLoadgen(['idle', '--url', server.url, ...server.loadgenArgs, '--conns', String(p.conns),
-    '--hold-secs', String(Math.ceil(sc.timeoutMs / 1000) + 30), '--batch', String(p.batch)]);
+    '--hold-secs', String(Math.ceil(sc.timeoutMs / 1000) + 30), '--batch', String(p.batch),
+    ...(sc.deflate ? ['--deflate', '--size', String(p.size), '--docs', String(p.docs),
+      '--level', String(p.level)] : []),
+    ...(half > 0 ? ['--pause-at', String(half)] : [])]);
   try {
+    // the slope: a reading at N/2 connections too (the loadgen waits for a line on stdin)
+    let mid = null;
+    if (half > 0) {
+      const h = await lg.waitJson('paused', left(), 'half the connections open');
+      checkErrors(h, 'opening');
+      await sleep(settle);
+      await collect();
+      mid = { conns: h.paused, rssKB: readRssKB(server.pid) };
+      lg.child.stdin.write('go\n');
+    }
     const res = await lg.waitJson('open', left(), 'all connections open');
     checkErrors(res, 'opening');
     if (res.open !== p.conns) throw new Error(`only ${res.open} of ${p.conns} connections opened`);
-    await sleep(1000); // let the server settle
+    await sleep(settle); // let the server settle (deflate: past the release of idle zlib state)
     await collect();
     const rss1 = readRssKB(server.pid);
     lg.child.stdin.end(); // the loadgen closes every connection with a closing handshake
@@ -708,6 +950,11 @@ async function runIdle(server, sc) {
       conns: res.open,
       rssBeforeKB: rss0,
       rssAfterKB: rss1,
+      ...(mid ? {
+        rssHalfKB: mid.rssKB,
+        halfConns: mid.conns,
+        slopeKBPerConn: (rss1 - mid.rssKB) / (res.open - mid.conns),
+      } : {}),
       seconds: res.seconds,
       rate: res.open / res.seconds,
       rateUnit: 'conn/s',
@@ -805,7 +1052,8 @@ async function runClient(impl, echo, sc) {
   }
 }
 
-const RUNNERS = { echo: runEcho, fanout: runFanout, handshakes: runHandshakes, idle: runIdle };
+const RUNNERS = { echo: runEcho, fanout: runFanout, handshakes: runHandshakes, idle: runIdle,
+  'deflate-json': runDeflateJson, bomb: runBomb };
 
 // Resolves like `work` unless `ms` pass first (then rejects): a hung process fails its cell,
 // not the run.
@@ -1021,6 +1269,48 @@ function titleWidth(scenarios) {
   return Math.max(28, ...scenarios.map((sc) => sc.title.length + 1));
 }
 
+// What the progress line adds for some scenarios.
+function cellExtra(sc, r) {
+  if (sc.kind === 'deflate-json') {
+    return `, server sent ${r.compressedBytesPerMsg.toFixed(1)} B/msg compressed`;
+  }
+  if (sc.kind === 'echo' && sc.deflate) {
+    return `, ${r.compressedEchoes} echoes compressed`;
+  }
+  if (sc.kind === 'idle' && r.slopeKBPerConn !== undefined) {
+    return `, slope ${fmt(r.slopeKBPerConn)} KB/conn`;
+  }
+  if (sc.kind === 'bomb') {
+    return `, close ${r.closeCode} after ${r.closeMs.toFixed(1)} ms` +
+      (r.peakReset ? '' : ', VmHWM could not be reset: upper bound');
+  }
+  return '';
+}
+
+// The scenarios as table and chart rows: each scenario, then the rows it derives from its own
+// results (`extraRows`: another figure of the same cells, e.g. deflate-json's compressed size).
+// Returns [rows, results with the derived rows' results added].
+function tableRows(scenarios, results, impls) {
+  const rows = [];
+  const all = { ...results };
+  for (const sc of scenarios) {
+    rows.push(sc);
+    for (const x of sc.extraRows || []) {
+      rows.push({ id: x.id, title: x.title, desc: x.desc, metric: x.metric, kind: 'derived',
+        derivedFrom: sc.id, params: sc.params });
+      all[x.id] = Object.fromEntries(impls.map((impl) => {
+        const r = results[sc.id][impl];
+        if (r.status !== 'ok') return [impl, { status: r.status, error: r.error }];
+        const v = r[x.field];
+        return [impl, typeof v === 'number' && Number.isFinite(v)
+          ? { status: 'ok', value: v, rate: r.rate, rateUnit: r.rateUnit }
+          : { status: 'failed', error: `no ${x.field} in the ${sc.id} result` }];
+      }));
+    }
+  }
+  return [rows, all];
+}
+
 function printTable(scenarios, results, impls) {
   const W0 = titleWidth(scenarios);
   const W1 = 18;
@@ -1045,6 +1335,7 @@ function printTable(scenarios, results, impls) {
   // details: throughput and how busy each side was (the loadgen must not be the bottleneck)
   out += '\n' + pad('details', W0) + pad('', W1) + impls.map((i) => pad(i, W)).join('') + '\n';
   for (const sc of scenarios) {
+    if (sc.kind === 'derived') continue;
     const row = results[sc.id];
     const rate = impls.map((impl) => {
       const r = row[impl];
@@ -1058,6 +1349,12 @@ function printTable(scenarios, results, impls) {
           ? `${(r.clientCore * 100).toFixed(0)}% / ${(r.echoServerCore * 100).toFixed(0)}%` : '';
       });
       out += pad('', W0) + pad('core cli / echo', W1) + busy.map((c) => pad(c, W)).join('') + '\n';
+    } else if (sc.kind === 'bomb') {
+      const b = impls.map((impl) => {
+        const r = row[impl];
+        return r && r.status === 'ok' ? `close ${r.closeCode}, ${r.closeMs.toFixed(1)} ms` : '';
+      });
+      out += pad('', W0) + pad('close (worst)', W1) + b.map((c) => pad(c, W)).join('') + '\n';
     } else if (sc.kind !== 'idle') {
       const busy = impls.map((impl) => {
         const r = row[impl];
@@ -1065,11 +1362,21 @@ function printTable(scenarios, results, impls) {
           ? `${(r.serverCore * 100).toFixed(0)}% / ${(r.loadgenCore * 100).toFixed(0)}%` : '';
       });
       out += pad('', W0) + pad('core srv / lg', W1) + busy.map((c) => pad(c, W)).join('') + '\n';
+      if (sc.kind === 'echo' && sc.deflate) {
+        const z = impls.map((impl) => {
+          const r = row[impl];
+          return r && r.status === 'ok' ? `${(100 * r.compressedEchoes / r.messages).toFixed(0)}%` +
+            (r.compressedEchoes ? ` (${r.compressedBytesPerEcho.toFixed(1)} B)` : '') : '';
+        });
+        out += pad('', W0) + pad('echoes compressed', W1) + z.map((c) => pad(c, W)).join('') + '\n';
+      }
     } else {
       const rss = impls.map((impl) => {
         const r = row[impl];
         return r && r.status === 'ok'
-          ? `${(r.rssBeforeKB / 1024).toFixed(0)} -> ${(r.rssAfterKB / 1024).toFixed(0)} MB` : '';
+          ? `${(r.rssBeforeKB / 1024).toFixed(0)} -> ` +
+            (r.rssHalfKB !== undefined ? `${(r.rssHalfKB / 1024).toFixed(0)} -> ` : '') +
+            `${(r.rssAfterKB / 1024).toFixed(0)} MB` : '';
       });
       out += pad('', W0) + pad('server RSS', W1) + rss.map((c) => pad(c, W)).join('') + '\n';
     }
@@ -1113,7 +1420,7 @@ async function main() {
   }
   if (opts.quick) {
     notes.push('quick run: fewer messages, handshakes and connections than the full run ' +
-      `(idle: ${scenarioList(true).find((s) => s.id === 'idle').params.conns} connections, not 10,000)`);
+      `(idle, deflate-idle: ${scenarioList(true).find((s) => s.id === 'idle').params.conns} connections, not 10,000)`);
   }
 
   await buildLoadgen();
@@ -1158,6 +1465,8 @@ async function main() {
       const st = status[sideOf(sc)][impl];
       if (!st.run) {
         r = { status: st.status, error: st.why };
+      } else if (sc.impls && !sc.impls.includes(impl)) {
+        r = { status: 'skipped', error: NO_DEFLATE };
       } else {
         process.stdout.write(`${pad(sc.title, titleWidth(scenarios))} ${pad(impl, 14)} `);
         r = await runCell(impl, sc);
@@ -1167,8 +1476,8 @@ async function main() {
           const busy = meCore !== undefined
             ? `, ${me} core ${(meCore * 100).toFixed(0)}%, ${peer} core ${(peerCore * 100).toFixed(0)}%`
             : '';
-          console.log(`${fmt(r.value)} ${sc.metric}  (${fmtRate(r.rate)} ${r.rateUnit}${busy}; ` +
-            `${r.cellSeconds.toFixed(1)} s)`);
+          console.log(`${fmt(r.value)} ${sc.metric}  (${fmtRate(r.rate)} ${r.rateUnit}${busy}` +
+            `${cellExtra(sc, r)}; ${r.cellSeconds.toFixed(1)} s)`);
           if (sc.saturates && meCore < 0.8 && !(peerCore > 0.9)) {
             notes.push(`${sc.title} / ${impl}: the ${me} used only ${(meCore * 100).toFixed(0)}% ` +
               'of its core: other load on the machine? (see /proc/loadavg in the JSON)');
@@ -1190,7 +1499,8 @@ async function main() {
   }
 
   const impls = opts.impls;
-  console.log(printTable(scenarios, results, impls));
+  const [rows, rowResults] = tableRows(scenarios, results, impls);
+  console.log(printTable(rows, rowResults, impls));
   const lateNotes = notes.filter((n) => /-bound$|other load/.test(n));
   for (const n of lateNotes) console.log('note: ' + n);
 
@@ -1209,20 +1519,23 @@ async function main() {
       websocket: versionOf('websocket'),
     },
     baseline: BASELINE,
-    scenarios: scenarios.map((sc) => ({
+    scenarios: rows.map((sc) => ({
       id: sc.id,
       title: sc.title,
       description: sc.desc,
       metric: sc.metric,
       params: sc.params,
+      ...(sc.derivedFrom ? { derivedFrom: sc.derivedFrom } : {}),
+      ...(sc.deflate ? { server: 'perMessageDeflate: true (websocket-rs and ws)' +
+        (sc.maxMessage ? `, message limit ${sc.maxMessage} B (maxReceivedMessageSize / maxPayload)` : '') } : {}),
       ...(sc.serverEnv ? { serverEnv: sc.serverEnv } : {}),
       ...(sc.tls ? { tls: 'https.Server (P-256 certificate signed by a CA made for the run, ' +
         '__test__/certs.js); loadgen: wss://, rustls (ring), TLS 1.3, trusting that CA only' } : {}),
       ...(sc.kind === 'client'
         ? { echoServer: 'bench/loadgen serve (src/serve.rs)', client: 'bench/clients/echo-client.js' } : {}),
       results: Object.fromEntries(impls.map((impl) => {
-        const r = results[sc.id][impl];
-        const base = results[sc.id][BASELINE];
+        const r = rowResults[sc.id][impl];
+        const base = rowResults[sc.id][BASELINE];
         const ratio = r.status === 'ok' && base && base.status === 'ok' ? r.value / base.value : null;
         return [impl, { ...r, ratioToWs: ratio }];
       })),
@@ -1252,7 +1565,7 @@ async function main() {
   console.log(`results: ${path.relative(ROOT, file)}` +
     (charts.length ? `, chart: ${charts.join(', ')}` : '') + `   total ${totalSeconds.toFixed(1)} s`);
 
-  const failed = scenarios.some((sc) => impls.some((i) => results[sc.id][i].status === 'failed'));
+  const failed = rows.some((sc) => impls.some((i) => rowResults[sc.id][i].status === 'failed'));
   killAll();
   removeCerts();
   if (redisServer) await redisServer.destroy();

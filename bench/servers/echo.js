@@ -22,6 +22,12 @@
 //   today, ioredis: a subscriber connection on the topic's channel and a publisher, every
 //   message sent to the local clients in a JS loop and PUBLISHed with an 8-byte origin id so a
 //   process skips its own
+//   --deflate: permessage-deflate on, with every default: `perMessageDeflate: true` for
+//   websocket-rs and ws (threshold 1024 B, level 6, context takeover both ways); websocket
+//   (WebSocket-Node) has no compression and refuses the flag
+//   --max-message N: the largest message (and frame) accepted, in bytes (default 64 MiB):
+//   maxReceivedMessageSize and maxReceivedFrameSize for websocket-rs and websocket, maxPayload
+//   for ws; over it the connection is closed with 1009
 //
 // Prints `READY <port>` once listening; exits with code 0 on SIGTERM or SIGINT.
 // websocket-rs and websocket share one code path: same API, same options.
@@ -35,7 +41,7 @@ const MAX = 64 * 1024 * 1024;
 
 function parseArgs(argv) {
   const out = { impl: null, port: 0, check: false, exitOnStdinEof: false, tlsKey: null, tlsCert: null,
-    mode: 'echo', redis: null };
+    mode: 'echo', redis: null, deflate: false, maxMessage: MAX };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--impl') out.impl = argv[++i];
@@ -46,6 +52,8 @@ function parseArgs(argv) {
     else if (a === '--redis') out.redis = argv[++i];
     else if (a === '--tls-cert') out.tlsCert = argv[++i];
     else if (a === '--mode') out.mode = argv[++i];
+    else if (a === '--deflate') out.deflate = true;
+    else if (a === '--max-message') out.maxMessage = Number(argv[++i]);
     else throw new Error('unknown argument ' + a);
   }
   if (!['websocket-rs', 'ws', 'websocket'].includes(out.impl)) {
@@ -54,6 +62,10 @@ function parseArgs(argv) {
   if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error('bad --port');
   if (!out.tlsKey !== !out.tlsCert) throw new Error('--tls-key and --tls-cert go together');
   if (!['echo', 'fanout', 'topics'].includes(out.mode)) throw new Error('--mode must be echo, fanout or topics');
+  if (out.deflate && out.impl === 'websocket') {
+    throw new Error('--deflate: websocket (WebSocket-Node) has no permessage-deflate');
+  }
+  if (!Number.isInteger(out.maxMessage) || out.maxMessage < 1) throw new Error('bad --max-message');
   return out;
 }
 
@@ -85,9 +97,10 @@ async function ioredisTopic(url, deliver) {
 }
 const TOPIC_CHANNEL = 'bench:room';
 
-function mountWs(httpServer, mode, redis) {
+function mountWs(httpServer, mode, redis, opts) {
   const { WebSocketServer, WebSocket } = require('ws');
-  const wss = new WebSocketServer({ server: httpServer, maxPayload: MAX });
+  const wss = new WebSocketServer({ server: httpServer, maxPayload: opts.maxMessage,
+    perMessageDeflate: opts.deflate });
   const room = new Set(); // --mode topics: the one topic's subscribers
   const local = (data, isBinary) => {
     for (const client of room) {
@@ -121,16 +134,18 @@ function mountWs(httpServer, mode, redis) {
   return wss;
 }
 
-function mountWebSocketNode(impl, httpServer, mode, redis) {
+function mountWebSocketNode(impl, httpServer, mode, redis, opts) {
   const WebSocketServer = loadWebSocketNodeApi(impl).server;
   const native = impl === 'websocket-rs';
-  const wss = new WebSocketServer({
+  const config = {
     httpServer,
-    maxReceivedFrameSize: MAX,
-    maxReceivedMessageSize: MAX,
+    maxReceivedFrameSize: opts.maxMessage,
+    maxReceivedMessageSize: opts.maxMessage,
     keepalive: false,
     pubsub: native && mode === 'topics' && redis ? { redis, prefix: 'bench:' } : undefined,
-  });
+  };
+  if (opts.deflate) config.perMessageDeflate = true; // websocket-rs only (see parseArgs)
+  const wss = new WebSocketServer(config);
   let remote = null;
   if (mode === 'topics' && redis) {
     if (native) {
@@ -182,8 +197,8 @@ function main() {
   if (opts.check) {
     // exit 0 if the implementation's server can be constructed and mounted, else print why
     try {
-      if (opts.impl === 'ws') mountWs(httpServer, opts.mode);
-      else mountWebSocketNode(opts.impl, httpServer, opts.mode);
+      if (opts.impl === 'ws') mountWs(httpServer, opts.mode, null, opts);
+      else mountWebSocketNode(opts.impl, httpServer, opts.mode, null, opts);
       process.stdout.write('OK\n');
       process.exit(0);
     } catch (e) {
@@ -193,8 +208,8 @@ function main() {
   }
 
   const wss = opts.impl === 'ws'
-    ? mountWs(httpServer, opts.mode, opts.redis)
-    : mountWebSocketNode(opts.impl, httpServer, opts.mode, opts.redis);
+    ? mountWs(httpServer, opts.mode, opts.redis, opts)
+    : mountWebSocketNode(opts.impl, httpServer, opts.mode, opts.redis, opts);
 
   const stop = () => {
     // The runner is done with us. No closing handshakes (10,000 of them would only delay the

@@ -6,15 +6,22 @@
 //!                      --messages N [--sync]
 //!   loadgen handshakes --url ... --count N --concurrency C
 //!   loadgen idle       --url ... --conns N --hold-secs S [--batch B]
+//!                      [--deflate [--level L] [--pause-at K]]
+//!   loadgen deflate-json --url ... --conns 50 --inflight 8 --messages N [--size 1024]
+//!                      [--docs 64] [--level 1] [--sync]
 //!   loadgen serve      --port P [--host 127.0.0.1] [--exit-on-stdin-eof]
 //!
 //! The client modes also take `wss://` URLs, with `--ca FILE` (PEM) the only trusted CA.
+//! `--deflate` (echo, handshakes, idle) offers permessage-deflate in the handshake and fails a
+//! connection whose 101 does not accept it; `deflate-json` always does (see deflate.rs).
 //!
 //! The client modes print JSON lines on stdout (the last one is the result). `serve` is the
 //! other way round: an echo server (for the client benchmark) that prints `READY <port>`; see
 //! serve.rs. Everything runs on one current_thread Tokio runtime (one core), one task per
 //! connection.
 
+mod deflate;
+mod deflate_json;
 mod proto;
 mod serve;
 
@@ -33,6 +40,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::LocalSet;
 use tokio_rustls::client::TlsStream;
 
+use deflate::{Agreed, Deflater, Inflater};
 use proto::{Events, Expect, Rx, Stream, Target, Tx};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -59,7 +67,7 @@ impl Args {
                 .ok_or_else(|| format!("unexpected argument {a}\n{}", usage()))?;
             if let Some((k, v)) = name.split_once('=') {
                 opts.insert(k.to_string(), v.to_string());
-            } else if name == "sync" || name == "exit-on-stdin-eof" {
+            } else if name == "sync" || name == "exit-on-stdin-eof" || name == "deflate" {
                 flags.push(name.to_string());
             } else {
                 let v = rest
@@ -100,9 +108,11 @@ fn usage() -> String {
     "usage:\n  loadgen echo --url ws://HOST:PORT/ --conns 50 --inflight 32 --size 64 --kind text|binary --messages N [--sync]\n  \
      loadgen fanout --url ws://HOST:PORT/ --receivers 100 [--url2 ws://HOST:PORT2/ --receivers2 100] --inflight 16 --size 64 [--warmup W] --messages N [--sync]\n  \
      loadgen handshakes --url ws://HOST:PORT/ --count N --concurrency C\n  \
-     loadgen idle --url ws://HOST:PORT/ --conns N --hold-secs S [--batch 100]\n  \
+     loadgen idle --url ws://HOST:PORT/ --conns N --hold-secs S [--batch 100] [--deflate [--level 1] [--pause-at K]]\n  \
+     loadgen deflate-json --url ws://HOST:PORT/ --conns 50 --inflight 8 --messages N [--size 1024] [--docs 64] [--level 1] [--sync]\n  \
      loadgen serve --port P [--host 127.0.0.1] [--exit-on-stdin-eof]\n\
-     the client modes take wss://HOST:PORT/ URLs too, with --ca FILE (PEM, the only trusted CA)"
+     the client modes take wss://HOST:PORT/ URLs too, with --ca FILE (PEM, the only trusted CA);\n\
+     --deflate (echo, handshakes, idle) offers permessage-deflate and requires the server to accept it"
         .to_string()
 }
 
@@ -125,6 +135,7 @@ fn main() {
             "fanout" => fanout(&args).await,
             "handshakes" => handshakes(&args).await,
             "idle" => idle(&args).await,
+            "deflate-json" => deflate_json::run(&args).await,
             "serve" => {
                 let host = args.str("host", Some("127.0.0.1"))?;
                 let port = args.num("port", Some(0))?;
@@ -220,6 +231,32 @@ impl Errors {
     }
 }
 
+/// Connects; with `deflate`, offers permessage-deflate and requires the 101 to accept it
+/// (returns what was agreed).
+async fn connect_opt_deflate(
+    url: &Target,
+    deflate: bool,
+) -> Result<(Stream, Vec<u8>, Option<Agreed>), String> {
+    if !deflate {
+        let (s, leftover) = proto::connect(url, HANDSHAKE_TIMEOUT).await?;
+        return Ok((s, leftover, None));
+    }
+    let (s, leftover, answer) =
+        proto::connect_with(url, HANDSHAKE_TIMEOUT, Some(deflate::OFFER)).await?;
+    let agreed = deflate::parse_answer(answer.as_deref())?;
+    Ok((s, leftover, Some(agreed)))
+}
+
+/// A frame parser for a connection, accepting compressed messages if deflate was agreed.
+fn new_rx(cap: usize, leftover: &[u8], deflate: bool) -> Rx {
+    let rx = Rx::new(cap, leftover);
+    if deflate {
+        rx.allow_rsv1()
+    } else {
+        rx
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // echo
 
@@ -227,6 +264,16 @@ struct EchoShared {
     budget: Cell<u64>, // messages not yet handed to a connection
     received: Cell<u64>,
     inflight: u64,
+    // --deflate: echoes that came back compressed, and their payload bytes on the wire
+    compressed: Cell<u64>,
+    compressed_bytes: Cell<u64>,
+}
+
+/// `echo --deflate`: a connection's inflater, for echoes the server chose to compress (ws does
+/// for any size with context takeover; its threshold applies only without it).
+struct EchoInflate {
+    inflater: Inflater,
+    plain: Vec<u8>,
 }
 
 impl EchoShared {
@@ -271,6 +318,10 @@ async fn echo(args: &Args) -> Result<(), String> {
     };
     let messages = args.num("messages", None)?;
     let sync = args.flag("sync");
+    // --deflate: permessage-deflate negotiated. The messages go uncompressed; an echo may come
+    // back compressed (ws compresses every message when context takeover is on, whatever its
+    // size): it is inflated, checked and counted
+    let deflate = args.flag("deflate");
     let mut stdin = stdin_lines();
 
     let payload: Rc<Vec<u8>> = Rc::new(make_payload(kind, size));
@@ -281,7 +332,7 @@ async fn echo(args: &Args) -> Result<(), String> {
     for _ in 0..conns {
         let url = url.clone();
         handles.push(tokio::task::spawn_local(async move {
-            proto::connect(&url, HANDSHAKE_TIMEOUT).await
+            connect_opt_deflate(&url, deflate).await
         }));
     }
     let mut streams = Vec::with_capacity(conns);
@@ -313,27 +364,33 @@ async fn echo(args: &Args) -> Result<(), String> {
         budget: Cell::new(messages),
         received: Cell::new(0),
         inflight,
+        compressed: Cell::new(0),
+        compressed_bytes: Cell::new(0),
     });
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(streams.len());
-    for (stream, leftover) in streams {
+    for (stream, leftover, agreed) in streams {
+        let inflate = agreed.map(|a| EchoInflate {
+            inflater: Inflater::new(&a),
+            plain: Vec::with_capacity(size + 1024),
+        });
         let mut frame = Vec::with_capacity(size + 14);
         proto::encode_frame(&mut frame, kind, &payload, proto::random_bytes::<4>());
         // enough copies to write a whole window of small messages in one syscall (≤ 64 KiB)
         let copies = ((64 * 1024) / frame.len()).clamp(1, inflight as usize);
         let tx = Tx::new(&frame, copies);
-        let rx = Rx::new(64 * 1024, &leftover);
+        let rx = new_rx(64 * 1024, &leftover, deflate);
         let (shared, payload) = (shared.clone(), payload.clone());
         tasks.push(tokio::task::spawn_local(async move {
             // one branch per connection, none per message: the plain loop works on the
             // TcpStream itself, exactly as without TLS support
             match stream {
                 Stream::Plain(s) => {
-                    let r = echo_conn(&s, rx, tx, &shared, kind, &payload).await;
+                    let r = echo_conn(&s, rx, tx, &shared, kind, &payload, inflate).await;
                     (Stream::Plain(s), r)
                 }
                 Stream::Tls(mut s) => {
-                    let r = echo_conn_tls(&mut s, rx, tx, &shared, kind, &payload).await;
+                    let r = echo_conn_tls(&mut s, rx, tx, &shared, kind, &payload, inflate).await;
                     (Stream::Tls(s), r)
                 }
             }
@@ -352,11 +409,21 @@ async fn echo(args: &Args) -> Result<(), String> {
     if received < messages && errors.count.get() == 0 {
         errors.add(format!("only {received} of {messages} echoes"));
     }
+    let compressed = if deflate {
+        format!(
+            ",\"compressed_echoes\":{},\"compressed_bytes\":{}",
+            shared.compressed.get(),
+            shared.compressed_bytes.get()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{{\"messages\":{},\"seconds\":{:.6},\"cpu_ticks\":{},\"errors\":{}{}}}",
+        "{{\"messages\":{},\"seconds\":{:.6},\"cpu_ticks\":{}{},\"errors\":{}{}}}",
         received,
         secs,
         cpu_ticks(),
+        compressed,
         errors.count.get(),
         errors.json_suffix()
     );
@@ -386,9 +453,13 @@ fn on_data(
     expect: &Expect,
     outstanding: &mut u64,
     shared: &EchoShared,
+    inflate: &mut Option<EchoInflate>,
 ) -> Result<(), String> {
     ev.clear();
     rx.process(expect, ev)?;
+    if let (Some(inf), Expect::Exact { payload, .. }) = (inflate.as_mut(), expect) {
+        check_compressed_echoes(rx, inf, payload, shared)?;
+    }
     if let Some(code) = ev.close {
         return Err(format!("server sent close {code} during echo"));
     }
@@ -406,6 +477,37 @@ fn on_data(
     Ok(())
 }
 
+/// The echoes the parser kept whole because they came compressed: inflated and compared.
+#[cold]
+#[inline(never)]
+fn check_compressed_echoes(
+    rx: &mut Rx,
+    inf: &mut EchoInflate,
+    payload: &[u8],
+    shared: &EchoShared,
+) -> Result<(), String> {
+    let (msgs, data) = rx.collected();
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    for m in msgs {
+        let z = &data[m.start..m.end];
+        inf.inflater
+            .inflate(z, &mut inf.plain, payload.len() + 1024)?;
+        if inf.plain != payload {
+            return Err("compressed echo differs from the message sent".to_string());
+        }
+        shared
+            .compressed_bytes
+            .set(shared.compressed_bytes.get() + z.len() as u64);
+    }
+    shared
+        .compressed
+        .set(shared.compressed.get() + msgs.len() as u64);
+    rx.clear_collected();
+    Ok(())
+}
+
 async fn echo_conn(
     stream: &TcpStream,
     mut rx: Rx,
@@ -413,6 +515,7 @@ async fn echo_conn(
     shared: &EchoShared,
     kind: u8,
     payload: &[u8],
+    mut inflate: Option<EchoInflate>,
 ) -> Result<Rx, String> {
     let expect = Expect::Exact {
         opcode: kind,
@@ -425,7 +528,15 @@ async fn echo_conn(
     let mut have_data = true;
     loop {
         if have_data {
-            on_data(&mut rx, &mut tx, &mut ev, &expect, &mut outstanding, shared)?;
+            on_data(
+                &mut rx,
+                &mut tx,
+                &mut ev,
+                &expect,
+                &mut outstanding,
+                shared,
+                &mut inflate,
+            )?;
             have_data = false;
         }
         let all_out = tx.flush(stream).map_err(|e| format!("write: {e}"))?;
@@ -465,6 +576,7 @@ async fn echo_conn_tls(
     shared: &EchoShared,
     kind: u8,
     payload: &[u8],
+    mut inflate: Option<EchoInflate>,
 ) -> Result<Rx, String> {
     let expect = Expect::Exact {
         opcode: kind,
@@ -475,7 +587,15 @@ async fn echo_conn_tls(
     tx.queue_messages(outstanding);
     loop {
         // first turn: frames that arrived together with the 101; then what was just read
-        on_data(&mut rx, &mut tx, &mut ev, &expect, &mut outstanding, shared)?;
+        on_data(
+            &mut rx,
+            &mut tx,
+            &mut ev,
+            &expect,
+            &mut outstanding,
+            shared,
+            &mut inflate,
+        )?;
         let done = outstanding == 0;
         // Some(n): n bytes read (0: end of stream); None: everything echoed and written
         let read = poll_fn(|cx| {
@@ -921,6 +1041,7 @@ async fn handshakes(args: &Args) -> Result<(), String> {
     let url = args.target()?;
     let count = args.num("count", None)?;
     let concurrency = args.num("concurrency", Some(50))?.max(1);
+    let deflate = args.flag("deflate");
     let next = Rc::new(Cell::new(0u64));
     let ok = Rc::new(Cell::new(0u64));
     let errors = Errors::new();
@@ -936,8 +1057,8 @@ async fn handshakes(args: &Args) -> Result<(), String> {
                 }
                 next.set(i + 1);
                 let r = async {
-                    let (stream, leftover) = proto::connect(&url, HANDSHAKE_TIMEOUT).await?;
-                    proto::close(stream, Rx::new(1024, &leftover), CLOSE_TIMEOUT).await
+                    let (stream, leftover, _) = connect_opt_deflate(&url, deflate).await?;
+                    proto::close(stream, new_rx(1024, &leftover, deflate), CLOSE_TIMEOUT).await
                 }
                 .await;
                 match r {
@@ -974,6 +1095,23 @@ async fn idle(args: &Args) -> Result<(), String> {
     let conns = args.num("conns", None)?;
     let hold = Duration::from_secs(args.num("hold-secs", Some(60))?);
     let batch = args.num("batch", Some(100))?.max(1);
+    // --deflate: permessage-deflate negotiated, and each connection sends one compressed
+    // --size-byte JSON document (of --docs, in turn) and checks its echo before it goes idle
+    let deflate = args.flag("deflate");
+    let level = args.num("level", Some(1))?.min(9) as u32;
+    let docs: Rc<Vec<Vec<u8>>> = Rc::new(if deflate {
+        deflate::json_docs(
+            args.num("docs", Some(64))?.max(1) as usize,
+            args.num("size", Some(1024))? as usize,
+        )
+    } else {
+        Vec::new()
+    });
+    // --pause-at K: once K connections are open, print {"paused":K,...} and wait for a line on
+    // stdin before opening the rest (the runner measures the server's memory at K too)
+    let pause_at = args.num("pause-at", Some(0))?;
+    let mut paused = false;
+    let mut paused_for = Duration::ZERO; // not counted in "seconds"
     let mut stdin = stdin_lines();
     let errors = Errors::new();
     let shutdown = Rc::new(Shutdown {
@@ -989,19 +1127,26 @@ async fn idle(args: &Args) -> Result<(), String> {
     while opened + errors.count.get() < conns {
         let n = batch.min(conns - opened - errors.count.get());
         let mut hs = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            let url = url.clone();
+        for k in 0..n {
+            let (url, docs) = (url.clone(), docs.clone());
+            let doc = (opened + k) as usize;
             hs.push(tokio::task::spawn_local(async move {
-                proto::connect(&url, HANDSHAKE_TIMEOUT).await
+                let (mut stream, leftover, agreed) = connect_opt_deflate(&url, deflate).await?;
+                let mut rx = new_rx(512, &leftover, deflate);
+                if let Some(agreed) = agreed {
+                    let doc = &docs[doc % docs.len()];
+                    exchange_one(&mut stream, &mut rx, &agreed, doc, level).await?;
+                }
+                Ok::<_, String>((stream, rx))
             }));
         }
         for h in hs {
             match h.await.map_err(|e| e.to_string())? {
-                Ok((stream, leftover)) => {
+                Ok((stream, rx)) => {
                     opened += 1;
                     let (shutdown, errors) = (shutdown.clone(), errors.clone());
                     holders.push(tokio::task::spawn_local(async move {
-                        if let Err(e) = idle_conn(stream, leftover, &shutdown).await {
+                        if let Err(e) = idle_conn(stream, rx, &shutdown).await {
                             errors.add(e);
                         }
                     }));
@@ -1012,11 +1157,24 @@ async fn idle(args: &Args) -> Result<(), String> {
         if errors.count.get() > conns / 10 + 10 {
             break; // the server is refusing; report what we have
         }
+        if pause_at > 0 && !paused && opened >= pause_at && opened < conns {
+            paused = true;
+            println!(
+                "{{\"paused\":{},\"seconds\":{:.6},\"errors\":{}{}}}",
+                opened,
+                start.elapsed().as_secs_f64(),
+                errors.count.get(),
+                errors.json_suffix()
+            );
+            let t = Instant::now();
+            let _ = stdin.recv().await;
+            paused_for = t.elapsed();
+        }
     }
     println!(
         "{{\"open\":{},\"seconds\":{:.6},\"errors\":{}{}}}",
         opened,
-        start.elapsed().as_secs_f64(),
+        (start.elapsed() - paused_for).as_secs_f64(),
         errors.count.get(),
         errors.json_suffix()
     );
@@ -1038,9 +1196,9 @@ async fn idle(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn idle_conn(stream: Stream, leftover: Vec<u8>, shutdown: &Shutdown) -> Result<(), String> {
+async fn idle_conn(stream: Stream, rx: Rx, shutdown: &Shutdown) -> Result<(), String> {
     let mut stream = stream;
-    let mut rx = Rx::new(512, &leftover);
+    let mut rx = rx;
     let mut ev = Events::new();
     let mut pong = Vec::with_capacity(140);
     loop {
@@ -1082,4 +1240,79 @@ async fn idle_conn(stream: Stream, leftover: Vec<u8>, shutdown: &Shutdown) -> Re
         }
     }
     proto::close(stream, rx, CLOSE_TIMEOUT).await
+}
+
+/// `idle --deflate`: one compressed message and its echo on a new connection (the codecs are
+/// dropped afterwards: the loadgen keeps no zlib state for an idle connection).
+async fn exchange_one(
+    stream: &mut Stream,
+    rx: &mut Rx,
+    agreed: &Agreed,
+    doc: &[u8],
+    level: u32,
+) -> Result<(), String> {
+    let mut z = Vec::with_capacity(doc.len() + 64);
+    Deflater::new(level, agreed).compress(doc, &mut z)?;
+    let mut frame = Vec::with_capacity(z.len() + 14);
+    proto::encode_frame_b0(
+        &mut frame,
+        0x80 | 0x40 | proto::OP_TEXT,
+        &z,
+        proto::random_bytes::<4>(),
+    );
+    stream
+        .write_all(&frame)
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    stream.flush().await.map_err(|e| format!("write: {e}"))?;
+    let mut ev = Events::new();
+    let mut plain = Vec::with_capacity(doc.len() + 1024);
+    let mut inflater = Inflater::new(agreed);
+    let mut pong = Vec::new();
+    loop {
+        ev.clear();
+        rx.process(&Expect::Collect, &mut ev)?;
+        if let Some(code) = ev.close {
+            return Err(format!("server sent close {code} before the echo"));
+        }
+        if let Some(n) = ev.ping {
+            pong.clear();
+            proto::encode_frame(
+                &mut pong,
+                proto::OP_PONG,
+                &ev.ping_buf[..n],
+                proto::random_bytes::<4>(),
+            );
+            stream
+                .write_all(&pong)
+                .await
+                .map_err(|e| format!("write pong: {e}"))?;
+        }
+        let (msgs, data) = rx.collected();
+        if let Some(m) = msgs.first() {
+            if msgs.len() > 1 {
+                return Err("more echoes than messages sent".to_string());
+            }
+            if m.opcode != proto::OP_TEXT {
+                return Err(format!("echo has opcode {}, sent text", m.opcode));
+            }
+            if !m.compressed {
+                return Err("the echo of a 1 KiB message came back uncompressed".to_string());
+            }
+            inflater.inflate(&data[m.start..m.end], &mut plain, doc.len() * 2)?;
+            if plain != doc {
+                return Err("echo content differs from the message sent".to_string());
+            }
+            rx.clear_collected();
+            return Ok(());
+        }
+        let n = stream
+            .read(rx.space())
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("server closed the connection before the echo".to_string());
+        }
+        rx.filled(n);
+    }
 }

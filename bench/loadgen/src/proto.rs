@@ -183,13 +183,28 @@ fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// bytes followed the 101 response (frames the server sent right away), which go into the frame
 /// parser's buffer.
 pub async fn connect(target: &Target, timeout: Duration) -> Result<(Stream, Vec<u8>), String> {
-    match tokio::time::timeout(timeout, connect_inner(target)).await {
+    let (stream, leftover, _) = connect_with(target, timeout, None).await?;
+    Ok((stream, leftover))
+}
+
+/// `connect`, offering `extensions` (the value of a `Sec-WebSocket-Extensions` request header)
+/// when given; also returns the response's `Sec-WebSocket-Extensions` value, if any. A response
+/// naming an extension that was not offered is refused.
+pub async fn connect_with(
+    target: &Target,
+    timeout: Duration,
+    extensions: Option<&str>,
+) -> Result<(Stream, Vec<u8>, Option<String>), String> {
+    match tokio::time::timeout(timeout, connect_inner(target, extensions)).await {
         Ok(r) => r,
         Err(_) => Err("handshake timed out".to_string()),
     }
 }
 
-async fn connect_inner(target: &Target) -> Result<(Stream, Vec<u8>), String> {
+async fn connect_inner(
+    target: &Target,
+    extensions: Option<&str>,
+) -> Result<(Stream, Vec<u8>, Option<String>), String> {
     let url = &target.url;
     let tcp = TcpStream::connect((url.host.as_str(), url.port))
         .await
@@ -205,10 +220,14 @@ async fn connect_inner(target: &Target) -> Result<(Stream, Vec<u8>), String> {
         )),
     };
     let key = B64.encode(random_bytes::<16>());
+    let offer = match extensions {
+        Some(e) => format!("Sec-WebSocket-Extensions: {e}\r\n"),
+        None => String::new(),
+    };
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        url.path, url.host_header, key
+         Sec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n{}\r\n",
+        url.path, url.host_header, key, offer
     );
     stream
         .write_all(req.as_bytes())
@@ -247,25 +266,47 @@ async fn connect_inner(target: &Target) -> Result<(Stream, Vec<u8>), String> {
     }
     let want = accept_key(&key);
     let mut accept_ok = false;
+    let mut answer: Option<String> = None;
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("sec-websocket-accept") {
+            let name = name.trim();
+            if name.eq_ignore_ascii_case("sec-websocket-accept") {
                 if value.trim() != want {
                     return Err(format!("bad Sec-WebSocket-Accept: {}", value.trim()));
                 }
                 accept_ok = true;
+            } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
+                // several header lines make one comma-separated list
+                let v = value.trim();
+                answer = Some(match answer {
+                    Some(a) => format!("{a}, {v}"),
+                    None => v.to_string(),
+                });
             }
         }
     }
     if !accept_ok {
         return Err("no Sec-WebSocket-Accept in the 101 response".to_string());
     }
-    Ok((stream, buf[head_end..].to_vec()))
+    if extensions.is_none() {
+        if let Some(a) = &answer {
+            return Err(format!(
+                "the server answered an extension that was not offered: {a}"
+            ));
+        }
+    }
+    Ok((stream, buf[head_end..].to_vec(), answer))
 }
 
 /// Appends one masked client frame (FIN set) to `out`.
 pub fn encode_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
-    out.push(0x80 | opcode);
+    encode_frame_b0(out, 0x80 | opcode, payload, mask);
+}
+
+/// `encode_frame` with the whole first byte given: FIN, RSV bits and opcode (permessage-deflate
+/// sets RSV1, 0x40, on a compressed message's first frame).
+pub fn encode_frame_b0(out: &mut Vec<u8>, b0: u8, payload: &[u8], mask: [u8; 4]) {
+    out.push(b0);
     let len = payload.len();
     if len < 126 {
         out.push(0x80 | len as u8);
@@ -292,12 +333,29 @@ pub const SEQ_DIGITS: usize = 16;
 /// What a data message must look like; `Any` accepts (and ignores) every data message.
 /// `Seq` (fanout): `template.len()` bytes with this opcode, the first `SEQ_DIGITS` a decimal
 /// sequence number that must be `Rx::seq_next` (then incremented: every message once, in
-/// order), the rest equal to `template`'s bytes.
+/// order), the rest equal to `template`'s bytes. `Seq` refuses a compressed message (RSV1);
+/// `Exact` keeps a compressed one whole for the caller to inflate and check (`Rx::collected`),
+/// counted in `Events::messages` like the others. `Collect` (permessage-deflate): every data
+/// message is kept whole, as it came (compressed or not), for the caller to check.
 pub enum Expect<'a> {
     Any,
     Exact { opcode: u8, payload: &'a [u8] },
     Seq { opcode: u8, template: &'a [u8] },
+    Collect,
 }
+
+/// A whole data message kept by `Expect::Collect`: its bytes are `data[start..end]` of
+/// `Rx::collected`, as received (still compressed when `compressed`, the RSV1 bit).
+#[derive(Clone, Copy, Debug)]
+pub struct Collected {
+    pub opcode: u8,
+    pub compressed: bool,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The largest message `Expect::Collect` keeps.
+const COLLECT_MAX: usize = 16 * 1024 * 1024;
 
 /// What one `Rx::process` call saw.
 pub struct Events {
@@ -340,6 +398,15 @@ pub struct Rx {
     seq_acc: u64,
     /// `Expect::Seq`: the sequence number the next message must carry (= messages seen).
     pub seq_next: u64,
+    /// permessage-deflate was agreed: RSV1 may be set on a data message's first frame.
+    rsv1_ok: bool,
+    msg_rsv1: bool,
+    msg_collect: bool, // the message in progress goes to `coll`
+    // Expect::Collect: the payloads of complete messages, then of the one in progress (from
+    // coll_start on); coll_msgs indexes the complete ones
+    coll: Vec<u8>,
+    coll_start: usize,
+    coll_msgs: Vec<Collected>,
 }
 
 impl Rx {
@@ -359,6 +426,33 @@ impl Rx {
             ctrl_len: 0,
             seq_acc: 0,
             seq_next: 0,
+            rsv1_ok: false,
+            msg_rsv1: false,
+            msg_collect: false,
+            coll: Vec::new(),
+            coll_start: 0,
+            coll_msgs: Vec::new(),
+        }
+    }
+
+    /// permessage-deflate was agreed: accept RSV1 (compressed) on a data message's first frame.
+    pub fn allow_rsv1(mut self) -> Self {
+        self.rsv1_ok = true;
+        self
+    }
+
+    /// `Expect::Collect`: the messages completed so far (oldest first) and the bytes their
+    /// ranges point into. `clear_collected` forgets them.
+    pub fn collected(&self) -> (&[Collected], &[u8]) {
+        (&self.coll_msgs, &self.coll)
+    }
+
+    pub fn clear_collected(&mut self) {
+        self.coll_msgs.clear();
+        if self.coll_start > 0 {
+            self.coll.copy_within(self.coll_start.., 0);
+            self.coll.truncate(self.coll.len() - self.coll_start);
+            self.coll_start = 0;
         }
     }
 
@@ -382,11 +476,18 @@ impl Rx {
                     break;
                 }
                 let b0 = avail[0];
-                let Some((hlen, len)) = parse_header(avail, false)? else {
+                let rsv_ok = if self.rsv1_ok { 0x40 } else { 0 };
+                let Some((hlen, len)) = parse_header_rsv(avail, false, rsv_ok)? else {
                     break;
                 };
                 let opcode = b0 & 0x0F;
                 let fin = b0 & 0x80 != 0;
+                let rsv1 = b0 & 0x40 != 0;
+                if rsv1 && !matches!(opcode, OP_TEXT | OP_BINARY) {
+                    return Err(format!(
+                        "RSV1 on a frame of opcode {opcode} (only a message's first frame may have it)"
+                    ));
+                }
                 match opcode {
                     OP_CONT => {
                         if self.msg_opcode == 0 {
@@ -404,7 +505,20 @@ impl Rx {
                                 return Err(format!("echo has opcode {opcode}, sent {want}"));
                             }
                         }
+                        if rsv1 && matches!(expect, Expect::Seq { .. }) {
+                            return Err("compressed message (RSV1) where an uncompressed one \
+                                        was due"
+                                .into());
+                        }
                         self.msg_opcode = opcode;
+                        self.msg_rsv1 = rsv1;
+                        // a compressed echo cannot be compared as it streams in: it is kept
+                        // whole for the caller, as with Collect
+                        self.msg_collect = match expect {
+                            Expect::Collect => true,
+                            Expect::Exact { .. } => rsv1,
+                            _ => false,
+                        };
                         self.msg_len = 0;
                         self.seq_acc = 0;
                     }
@@ -429,6 +543,14 @@ impl Rx {
                 if self.f_opcode >= OP_CLOSE {
                     self.ctrl[self.ctrl_len..self.ctrl_len + take].copy_from_slice(chunk);
                     self.ctrl_len += take;
+                } else if self.msg_collect {
+                    if self.coll.len() - self.coll_start + take > COLLECT_MAX {
+                        return Err(format!(
+                            "message of more than {COLLECT_MAX} bytes on the wire"
+                        ));
+                    }
+                    self.coll.extend_from_slice(chunk);
+                    self.msg_len += take as u64;
                 } else {
                     match expect {
                         Expect::Exact { payload, .. } => {
@@ -463,7 +585,7 @@ impl Rx {
                                 return Err("message content differs from the message sent".into());
                             }
                         }
-                        Expect::Any => {}
+                        Expect::Collect | Expect::Any => {} // (Collect: msg_collect above)
                     }
                     self.msg_len += take as u64;
                 }
@@ -489,7 +611,17 @@ impl Rx {
                 }
                 OP_PONG => {}
                 _ => {
-                    if self.f_fin {
+                    if self.f_fin && self.msg_collect {
+                        self.coll_msgs.push(Collected {
+                            opcode: self.msg_opcode,
+                            compressed: self.msg_rsv1,
+                            start: self.coll_start,
+                            end: self.coll.len(),
+                        });
+                        self.coll_start = self.coll.len();
+                        self.msg_opcode = 0;
+                        ev.messages += 1;
+                    } else if self.f_fin {
                         match expect {
                             Expect::Exact { payload, .. } => {
                                 if self.msg_len != payload.len() as u64 {
@@ -517,7 +649,7 @@ impl Rx {
                                 }
                                 self.seq_next += 1;
                             }
-                            Expect::Any => {}
+                            Expect::Collect | Expect::Any => {}
                         }
                         self.msg_opcode = 0;
                         ev.messages += 1;
@@ -664,6 +796,15 @@ pub async fn close(mut stream: Stream, mut rx: Rx, timeout: Duration) -> Result<
 /// length, or `None` while incomplete. `masked` is what the sender's role requires (clients
 /// mask, servers do not); RSV bits and a 64-bit length with the top bit set are refused.
 pub fn parse_header(avail: &[u8], masked: bool) -> Result<Option<(usize, u64)>, String> {
+    parse_header_rsv(avail, masked, 0)
+}
+
+/// `parse_header` accepting the RSV bits in `rsv_ok` (0x40: RSV1, permessage-deflate).
+pub fn parse_header_rsv(
+    avail: &[u8],
+    masked: bool,
+    rsv_ok: u8,
+) -> Result<Option<(usize, u64)>, String> {
     if avail.len() < 2 {
         return Ok(None);
     }
@@ -676,8 +817,13 @@ pub fn parse_header(avail: &[u8], masked: bool) -> Result<Option<(usize, u64)>, 
         }
         .into());
     }
-    if b0 & 0x70 != 0 {
-        return Err("RSV bits set in a frame".into());
+    if b0 & 0x70 & !rsv_ok != 0 {
+        return Err(if b0 & 0x40 != 0 && rsv_ok == 0 {
+            "RSV1 set in a frame (no extension was agreed)"
+        } else {
+            "RSV bits set in a frame"
+        }
+        .into());
     }
     let key = if masked { 4 } else { 0 };
     let (len_bytes, len) = match b1 & 0x7F {
