@@ -62,7 +62,7 @@ impl DeflateOptions {
             } else {
                 threshold.min(usize::MAX as f64) as usize
             },
-            level: self.level.unwrap_or(6).min(9),
+            level: self.level.unwrap_or(4).min(9),
         }
     }
 }
