@@ -10,6 +10,7 @@ const IMPL_STYLE = {
   'websocket-rs': { color: '#c2542d', label: 'websocket-rs' },
   ws: { color: '#8b9299', label: 'ws (= 1.00)' },
   websocket: { color: '#3d6fa8', label: 'websocket (WebSocket-Node)' },
+  uws: { color: '#4f8a3c', label: 'uWS.js (reference)' },
 };
 const FONT = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif";
 
@@ -132,7 +133,8 @@ function renderChart(report) {
 
   // ---- header
   let y = 30;
-  const title = 'websocket-rs vs ws vs websocket: cost as a ratio to ws';
+  const title = (impls.includes('uws') ? 'websocket-rs, ws, websocket, uWS.js'
+    : 'websocket-rs vs ws vs websocket') + ': cost as a ratio to ws';
   text(LEFT, y, esc(title), 'font-size="18" font-weight="bold" fill="#1d2329"');
   if (quick) { // a badge at the right end of the title line
     const qx = W - 20 - 92;
@@ -150,8 +152,14 @@ function renderChart(report) {
   if (v['websocket-rs']) vParts.push(`websocket-rs ${v['websocket-rs']}${v['websocket-rs commit'] ? ` (${v['websocket-rs commit']})` : ''}`);
   if (v.ws) vParts.push(`ws ${v.ws}`);
   if (v.websocket) vParts.push(`websocket ${v.websocket}`);
-  text(LEFT, y, esc(vParts.join(' · ') + (quick ? ' · quick run: fewer operations, noisier figures' : ' · full run')),
-    'font-size="12" fill="#5b6670"');
+  if (v.uws && impls.includes('uws')) vParts.push(`uWS.js ${String(v.uws).replace(/^.* /, '')}`);
+  // one line, or two if it does not fit (four versions and the quick-run remark)
+  const vLines = wrap(vParts.join(' · ') + (quick ? ' · quick run: fewer operations, noisier figures' : ' · full run'),
+    W - 20 - LEFT, 12, 2);
+  vLines.forEach((l, k) => {
+    if (k > 0) y += 16;
+    text(LEFT, y, esc(l), 'font-size="12" fill="#5b6670"');
+  });
 
   // ---- legend
   y += 24;
@@ -213,9 +221,11 @@ function renderChart(report) {
     const baseOk = base && base.status === 'ok';
     let by = g.y + (g.h - g.barsH) / 2;
     // a grey italic remark in place of a bar, on a patch of the row's background
-    const remark = (s, y, cy) => {
+    const remark = (s, y, cy, why) => {
+      if (why) out.push(`<g><title>${esc(why)}</title>`);
       out.push(`<rect x="${PLOT_X + 2}" y="${y}" width="${(textWidth(s, 11.5) + 4).toFixed(1)}" height="${BAR_H}" fill="${g.bg}"/>`);
       text(PLOT_X + 4, cy, esc(s), 'font-size="11.5" font-style="italic" fill="#6b7680"');
+      if (why) out.push('</g>');
     };
     for (const i of impls) {
       const r = sc.results[i];
@@ -228,7 +238,7 @@ function renderChart(report) {
         text(PLOT_X + 29, cy, 'failed', 'font-size="11.5" font-weight="bold" fill="#b3261e" text-anchor="middle"');
         out.push('</g>');
       } else if (r.status !== 'ok') {
-        remark(r.status, by, cy);
+        remark(r.status, by, cy, r.error ? `${i}: ${r.status} — ${r.error}` : null);
       } else if (!baseOk || typeof r.ratioToWs !== 'number') {
         remark(`${fmtValue(r.value)} ${sc.metric} (no ratio: ${baseline} ${base ? base.status : 'not run'})`, by, cy);
       } else {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 // The websocket-rs benchmark: the same echo job on websocket-rs, ws and websocket (WebSocket-Node
-// 1.0.35) servers, in one run, each server pinned to one core and driven by bench/loadgen pinned
-// to another. Reports server CPU-µs per operation and RSS per idle connection, and each figure as a
+// 1.0.35) servers, and uWebSockets.js (uws) as a reference, in one run, each server pinned to one
+// core and driven by bench/loadgen pinned to another. Reports server CPU-µs per operation and RSS per idle connection, and each figure as a
 // ratio to ws measured in the same run. The client scenario turns it around: each implementation's
 // client (bench/clients/echo-client.js) on the first core against one fixed Rust echo server
 // (`loadgen serve`) on the second, client CPU-µs per message. Two variants of the small echo:
@@ -14,11 +14,13 @@
 // 1 KiB JSON echoes compressed both ways (CPU and compressed size), RSS per idle connection after
 // one compressed message, and a decompression bomb against a 1 MiB limit (peak RSS growth). Every
 // run also draws the ratios as an SVG bar chart (bench/results/<timestamp>.svg and
-// bench/chart.svg). See bench/README.md.
+// bench/chart.svg). uws (uWebSockets.js, @trufflesuite/uws-js-unofficial) runs the server
+// scenarios it has a like-for-like setup for; its TLS, Redis, deflate and client cells are skipped
+// (UWS_SKIPS), and all of them if the package is missing or does not load. See bench/README.md.
 //
 //   npm run bench                 full run (~10 min)
 //   npm run bench -- --quick      short run (< 2 min)
-//   options: --impl ws,websocket
+//   options: --impl websocket-rs,ws,websocket,uws
 //            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,
 //                       client64,deflate64,deflate-json,deflate-idle,deflate-bomb
 //            --help
@@ -37,7 +39,7 @@ const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
 const RESULTS_DIR = path.join(__dirname, 'results');
 const CERTS_JS = path.join(ROOT, '__test__', 'certs.js');
 const CHART_SVG = path.join(__dirname, 'chart.svg');
-const IMPLS = ['websocket-rs', 'ws', 'websocket'];
+const IMPLS = ['websocket-rs', 'ws', 'websocket', 'uws'];
 const BASELINE = 'ws';
 const MiB = 1024 * 1024;
 const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,client64,' +
@@ -45,6 +47,26 @@ const SCENARIO_IDS = 'echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topic
 // the deflate scenarios: websocket (WebSocket-Node) has no permessage-deflate
 const DEFLATE_IMPLS = ['websocket-rs', 'ws'];
 const NO_DEFLATE = 'websocket (WebSocket-Node) has no permessage-deflate';
+// uws (uWebSockets.js) runs the plain server scenarios only: what it skips, and why
+const UWS_PACKAGE = '@trufflesuite/uws-js-unofficial';
+const UWS_SKIPS = {
+  tls: 'uws: the others run Node\'s https.Server; uWS.SSLApp is its own TLS stack (not wired up)',
+  redis: 'uws: no cross-process pub/sub in this server',
+  deflate: 'uws: its compression options are not perMessageDeflate: true (not wired up)',
+  client: 'uws: uWebSockets.js has no WebSocket client',
+};
+
+// Why `impl` does not run scenario `sc` at all (a `skipped` cell), or null.
+function skipReason(impl, sc) {
+  if (impl === 'uws') {
+    if (sc.kind === 'client') return UWS_SKIPS.client;
+    if (sc.tls) return UWS_SKIPS.tls;
+    if (sc.redis) return UWS_SKIPS.redis;
+    if (sc.deflate) return UWS_SKIPS.deflate;
+  }
+  if (sc.impls && !sc.impls.includes(impl)) return NO_DEFLATE;
+  return null;
+}
 
 // ------------------------------------------------------------------------------------------------
 // arguments
@@ -57,7 +79,7 @@ function parseArgs(argv) {
     else if (a === '--impl') opts.impls = argv[++i].split(',').filter(Boolean);
     else if (a === '--scenario') opts.scenarios = argv[++i].split(',').filter(Boolean);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.js [--quick] [--impl websocket-rs,ws,websocket] ' +
+      console.log('usage: node bench/run.js [--quick] [--impl websocket-rs,ws,websocket,uws] ' +
         `[--scenario ${SCENARIO_IDS}]`);
       process.exit(0);
     } else {
@@ -190,13 +212,25 @@ function scenarioList(quick) {
       timeoutMs: quick ? 30000 : 120000,
     },
     {
+      // RSS read at two counts, K = 10,000 and N = 20,000 (2,500 and 5,000 quick): the loadgen
+      // pauses at K (--pause-at). Three rows: the average at K (the figure of earlier runs), the
+      // average at N, and the slope between them, which leaves out what is paid once
       id: 'idle',
-      title: quick ? 'idle connections (5,000)' : 'idle connections (10,000)',
-      desc: 'RSS after opening N idle connections minus before, divided by N',
+      title: quick ? 'idle connections (2,500)' : 'idle connections (10,000)',
+      desc: 'RSS after opening K idle connections minus before, divided by K',
       metric: 'KB/conn',
       kind: 'idle',
-      params: { conns: quick ? 5000 : 10000, warmup: 2000, batch: 100 },
-      timeoutMs: quick ? 30000 : 90000,
+      valueAtPause: true, // the row's figure is the average at K (pauseAt), not at N
+      params: { conns: quick ? 5000 : 20000, pauseAt: quick ? 2500 : 10000, warmup: 2000, batch: 100 },
+      extraRows: [
+        { id: 'idle-all', title: quick ? 'idle connections (5,000)' : 'idle connections (20,000)',
+          metric: 'KB/conn', field: 'avgKBPerConn',
+          desc: 'RSS after opening N idle connections minus before, divided by N (same run as idle)' },
+        { id: 'idle-slope', title: 'idle connections: slope',
+          metric: quick ? 'KB/conn (2.5k→5k)' : 'KB/conn (10k→20k)', field: 'slopeKBPerConn',
+          desc: '(RSS at N - RSS at K) / (N - K), same readings as idle' },
+      ],
+      timeoutMs: quick ? 45000 : 150000,
     },
     {
       id: 'client64',
@@ -267,8 +301,8 @@ function scenarioList(quick) {
       deflate: true,
       impls: DEFLATE_IMPLS,
       settleMs: 3500, // websocket-rs releases a connection's zlib state 1 s after its last message
-      slope: true,
-      params: { conns: quick ? 5000 : 10000, warmup: 2000, batch: 100, size: 1024, docs: 64, level: 1 },
+      params: { conns: quick ? 5000 : 10000, pauseAt: quick ? 2500 : 5000, warmup: 2000, batch: 100,
+        size: 1024, docs: 64, level: 1 },
       extraRows: [{ id: 'deflate-idle-slope', title: 'idle after 1 deflated msg: slope',
         metric: 'KB/conn (N/2→N)', field: 'slopeKBPerConn',
         desc: '(RSS at N - RSS at N/2) / (N/2), same readings as deflate-idle' }],
@@ -917,17 +951,19 @@ async function runIdle(server, sc) {
   const settle = sc.settleMs || 1000;
   await collect();
   const rss0 = readRssKB(server.pid);
-  const half = sc.slope ? Math.floor(p.conns / 2 / p.batch) * p.batch : 0;
+  // the second reading, at K = pauseAt connections (a multiple of the batch: the loadgen pauses
+  // between batches)
+  const half = p.pauseAt ? Math.floor(p.pauseAt / p.batch) * p.batch : 0;
   const lg = startLoadgen(['idle', '--url', server.url, ...server.loadgenArgs, '--conns', String(p.conns),
     '--hold-secs', String(Math.ceil(sc.timeoutMs / 1000) + 30), '--batch', String(p.batch),
     ...(sc.deflate ? ['--deflate', '--size', String(p.size), '--docs', String(p.docs),
       '--level', String(p.level)] : []),
     ...(half > 0 ? ['--pause-at', String(half)] : [])]);
   try {
-    // the slope: a reading at N/2 connections too (the loadgen waits for a line on stdin)
+    // the slope: a reading at K connections too (the loadgen waits for a line on stdin)
     let mid = null;
     if (half > 0) {
-      const h = await lg.waitJson('paused', left(), 'half the connections open');
+      const h = await lg.waitJson('paused', left(), `${half} connections open`);
       checkErrors(h, 'opening');
       await sleep(settle);
       await collect();
@@ -946,14 +982,18 @@ async function runIdle(server, sc) {
       throw new Error(`only ${closed.closed} of ${res.open} connections closed cleanly` +
         (closed.first_error ? ` (first: ${closed.first_error})` : ''));
     }
+    const avgKBPerConn = (rss1 - rss0) / res.open;
+    const avgHalfKBPerConn = mid ? (mid.rssKB - rss0) / mid.conns : null;
     return {
-      value: (rss1 - rss0) / res.open,
+      value: sc.valueAtPause ? avgHalfKBPerConn : avgKBPerConn,
       conns: res.open,
       rssBeforeKB: rss0,
       rssAfterKB: rss1,
+      avgKBPerConn,
       ...(mid ? {
         rssHalfKB: mid.rssKB,
         halfConns: mid.conns,
+        avgHalfKBPerConn,
         slopeKBPerConn: (rss1 - mid.rssKB) / (res.open - mid.conns),
       } : {}),
       seconds: res.seconds,
@@ -1193,7 +1233,8 @@ async function probe(impl, side) {
   }
   if (line === 'OK') return { ok: true };
   const why = line.slice(6);
-  return { ok: false, skip: /not implemented yet/.test(why), why };
+  // websocket-rs not written yet, or uws not installed / not loadable here: skip, do not fail
+  return { ok: false, skip: /not implemented yet|uws not available/.test(why), why };
 }
 
 function versionOf(mod) {
@@ -1279,7 +1320,8 @@ function cellExtra(sc, r) {
     return `, ${r.compressedEchoes} echoes compressed`;
   }
   if (sc.kind === 'idle' && r.slopeKBPerConn !== undefined) {
-    return `, slope ${fmt(r.slopeKBPerConn)} KB/conn`;
+    return (sc.valueAtPause ? `, ${fmt(r.avgKBPerConn)} at ${r.conns}` : '') +
+      `, slope ${fmt(r.slopeKBPerConn)} KB/conn (${r.halfConns}→${r.conns})`;
   }
   if (sc.kind === 'bomb') {
     return `, close ${r.closeCode} after ${r.closeMs.toFixed(1)} ms` +
@@ -1421,14 +1463,35 @@ async function main() {
   }
   if (opts.quick) {
     notes.push('quick run: fewer messages, handshakes and connections than the full run ' +
-      `(idle, deflate-idle: ${scenarioList(true).find((s) => s.id === 'idle').params.conns} connections, not 10,000)`);
+      '(idle: 2,500 and 5,000 connections, not 10,000 and 20,000; deflate-idle: 5,000, not 10,000)');
   }
 
   await buildLoadgen();
   const machine = machineInfo();
-  const needFds = Math.max(...scenarios.map((s) => (s.kind === 'idle' ? s.params.conns : 0))) + 200;
-  if (Number(machine.fdLimit) < needFds) {
-    notes.push(`fd hard limit ${machine.fdLimit} is below the ${needFds} the idle scenario needs`);
+  // The idle scenarios need a descriptor per connection in the server and in the loadgen (both
+  // start with the soft limit raised to the hard one), and some for the process itself. Above the
+  // hard limit the count is lowered to what fits, with a note (the reading at K stays if it fits).
+  const FD_MARGIN = 200;
+  const fdLimit = Number(machine.fdLimit);
+  for (const sc of scenarios) {
+    if (sc.kind !== 'idle' || !(fdLimit > 0) || sc.params.conns + FD_MARGIN <= fdLimit) continue;
+    const p = sc.params;
+    const conns = Math.floor((fdLimit - FD_MARGIN) / p.batch) * p.batch;
+    const pauseAt = p.pauseAt && p.pauseAt < conns ? p.pauseAt : Math.floor(conns / 2 / p.batch) * p.batch;
+    notes.push(`fd hard limit ${machine.fdLimit} is below the ${p.conns + FD_MARGIN} ${sc.id} needs: ` +
+      `${conns} connections instead of ${p.conns}` + (p.pauseAt ? ` (second reading at ${pauseAt})` : ''));
+    sc.params = { ...p, conns, ...(p.pauseAt ? { pauseAt } : {}) };
+    const n = (v) => v.toLocaleString('en-US');
+    const k = (v) => (v >= 1000 ? `${+(v / 1000).toFixed(1)}k` : String(v));
+    if (sc.valueAtPause) {
+      sc.title = `idle connections (${n(pauseAt)})`;
+      for (const x of sc.extraRows || []) {
+        if (x.field === 'avgKBPerConn') x.title = `idle connections (${n(conns)})`;
+        if (x.field === 'slopeKBPerConn') x.metric = `KB/conn (${k(pauseAt)}→${k(conns)})`;
+      }
+    } else {
+      sc.title = sc.title.replace(/\([\d,]+\)$/, `(${n(conns)})`);
+    }
   }
 
   const sideOf = (sc) => (sc.kind === 'client' ? 'client' : 'server');
@@ -1438,15 +1501,21 @@ async function main() {
     (sides.includes('client') ? ` (client scenario: client on CPU ${PIN.server}, ` +
       `Rust echo server on CPU ${PIN.loadgen})` : ''));
 
-  // which implementations can run at all, as a server and as a client
+  // which implementations can run at all, as a server and as a client (not probed where every
+  // cell of that side is skipped anyway, e.g. uws's client: there is none)
   const status = { server: {}, client: {} };
   for (const side of sides) {
     for (const impl of opts.impls) {
+      if (scenarios.every((sc) => sideOf(sc) !== side || skipReason(impl, sc))) {
+        status[side][impl] = { run: false, status: 'skipped', why: 'not run' };
+        continue;
+      }
       const pr = await probe(impl, side);
       if (pr.ok) status[side][impl] = { run: true };
       else if (pr.skip) {
         status[side][impl] = { run: false, status: 'skipped', why: pr.why };
-        notes.push(`${impl} skipped: its ${side} is not implemented yet (${pr.why})`);
+        notes.push(impl === 'uws' ? `uws skipped: ${pr.why}`
+          : `${impl} skipped: its ${side} is not implemented yet (${pr.why})`);
       } else {
         status[side][impl] = { run: false, status: 'failed', why: pr.why };
         notes.push(`${impl} ${side} cannot start: ${pr.why}`);
@@ -1464,10 +1533,12 @@ async function main() {
     for (const impl of opts.impls) {
       let r;
       const st = status[sideOf(sc)][impl];
-      if (!st.run) {
+      const skip = skipReason(impl, sc);
+      if (skip) {
+        r = { status: 'skipped', error: skip };
+        console.log(`${pad(sc.title, titleWidth(scenarios))} ${pad(impl, 14)} skipped (${skip})`);
+      } else if (!st.run) {
         r = { status: st.status, error: st.why };
-      } else if (sc.impls && !sc.impls.includes(impl)) {
-        r = { status: 'skipped', error: NO_DEFLATE };
       } else {
         process.stdout.write(`${pad(sc.title, titleWidth(scenarios))} ${pad(impl, 14)} `);
         r = await runCell(impl, sc);
@@ -1518,6 +1589,7 @@ async function main() {
       'websocket-rs commit': gitCommit(),
       ws: versionOf('ws'),
       websocket: versionOf('websocket'),
+      uws: versionOf(UWS_PACKAGE) && `${UWS_PACKAGE} ${versionOf(UWS_PACKAGE)}`,
     },
     baseline: BASELINE,
     scenarios: rows.map((sc) => ({

@@ -1,9 +1,10 @@
 'use strict';
 // The benchmark's echo server: one http.Server on 127.0.0.1 with a WebSocket server mounted on it,
 // echoing every message back with the same type (or, with --mode fanout, broadcasting every
-// message to all its connections, the sender's included).
+// message to all its connections, the sender's included). --impl uws is the exception: a
+// uWebSockets.js App with its own listener and HTTP parser (no http.Server), see mountUws.
 //
-//   node bench/servers/echo.js --impl websocket-rs|ws|websocket --port P   (P = 0: any free port)
+//   node bench/servers/echo.js --impl websocket-rs|ws|websocket|uws --port P   (P = 0: any free port)
 //   node bench/servers/echo.js --impl websocket-rs --check                 (can it be constructed?)
 //   --exit-on-stdin-eof: also exit when stdin closes (bench/run.js uses it so that no server
 //   outlives a runner that was killed)
@@ -23,11 +24,17 @@
 //   message sent to the local clients in a JS loop and PUBLISHed with an 8-byte origin id so a
 //   process skips its own
 //   --deflate: permessage-deflate on, with every default: `perMessageDeflate: true` for
-//   websocket-rs and ws (threshold 1024 B, level 6, context takeover both ways); websocket
+//   websocket-rs and ws (their defaults: threshold 1024 B, context takeover both ways; level 4
+//   for websocket-rs, 6 for ws); websocket
 //   (WebSocket-Node) has no compression and refuses the flag
 //   --max-message N: the largest message (and frame) accepted, in bytes (default 64 MiB):
 //   maxReceivedMessageSize and maxReceivedFrameSize for websocket-rs and websocket, maxPayload
-//   for ws; over it the connection is closed with 1009
+//   for ws; over it the connection is closed with 1009. uws: maxPayloadLength; over it uWS closes
+//   the TCP connection without a close frame
+//   --impl uws: uWebSockets.js (the package @trufflesuite/uws-js-unofficial, its native binary
+//   loaded directly, never the package's ws-based fallback); echo and fanout/topics (every
+//   connection subscribed to one topic, app.publish on every message); --tls-key/--tls-cert,
+//   --redis and --deflate are refused (see parseArgs)
 //
 // Prints `READY <port>` once listening; exits with code 0 on SIGTERM or SIGINT.
 // websocket-rs and websocket share one code path: same API, same options.
@@ -56,8 +63,8 @@ function parseArgs(argv) {
     else if (a === '--max-message') out.maxMessage = Number(argv[++i]);
     else throw new Error('unknown argument ' + a);
   }
-  if (!['websocket-rs', 'ws', 'websocket'].includes(out.impl)) {
-    throw new Error('--impl must be websocket-rs, ws or websocket');
+  if (!['websocket-rs', 'ws', 'websocket', 'uws'].includes(out.impl)) {
+    throw new Error('--impl must be websocket-rs, ws, websocket or uws');
   }
   if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error('bad --port');
   if (!out.tlsKey !== !out.tlsCert) throw new Error('--tls-key and --tls-cert go together');
@@ -66,6 +73,19 @@ function parseArgs(argv) {
     throw new Error('--deflate: websocket (WebSocket-Node) has no permessage-deflate');
   }
   if (!Number.isInteger(out.maxMessage) || out.maxMessage < 1) throw new Error('bad --max-message');
+  if (out.impl === 'uws') {
+    // what the other servers do here has no like-for-like counterpart in this uws server
+    if (out.tlsKey) {
+      throw new Error('--tls-key/--tls-cert: not with uws (the others run Node\'s https.Server; ' +
+        'uWS.SSLApp would be its own TLS stack, not wired up here)');
+    }
+    if (out.redis) throw new Error('--redis: not with uws (no cross-process pub/sub here)');
+    if (out.deflate) {
+      throw new Error('--deflate: not with uws (its compression options are not perMessageDeflate: true\'s ' +
+        'defaults; not wired up here)');
+    }
+    if (out.maxMessage > 0xffffffff) throw new Error('--max-message: uws takes at most 2^32 - 1');
+  }
   return out;
 }
 
@@ -134,6 +154,85 @@ function mountWs(httpServer, mode, redis, opts) {
   return wss;
 }
 
+// uWebSockets.js's native binary, loaded directly. The package's main file (src/uws.js) falls back
+// silently (a warning on stderr) to a JavaScript implementation on top of ws when the binary does
+// not load; that would measure ws under another name, so a binary that does not load is an error.
+function loadUws() {
+  let dir;
+  try {
+    dir = path.dirname(require.resolve('@trufflesuite/uws-js-unofficial/package.json'));
+  } catch (_) {
+    throw new Error('uws not available: @trufflesuite/uws-js-unofficial is not installed (npm install)');
+  }
+  const file = path.join(dir, 'binaries',
+    `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  try {
+    return require(file);
+  } catch (e) {
+    throw new Error(`uws not available: cannot load ${path.basename(file)}: ${e.message}`);
+  }
+}
+
+// uws: a uWS.App with its own listener (its own HTTP parser; no http.Server). Returns
+// { listen(port, cb(port)), stop() }.
+function mountUws(mode, opts) {
+  const uWS = loadUws();
+  const app = uWS.App();
+  const TOPIC = 'room';
+  const behavior = {
+    compression: uWS.DISABLED,
+    maxPayloadLength: opts.maxMessage,
+    // 0: no idle timeout, so no automatic pings and nothing closed during the idle scenario
+    idleTimeout: 0,
+    // uWS drops a send (or a publish to a subscriber) once a socket has more than maxBackpressure
+    // bytes buffered (default 64 KiB); the other servers buffer without limit, so this one does too
+    // in practice (a dropped message would fail the loadgen's checks anyway)
+    maxBackpressure: 1024 * 1024 * 1024,
+    closeOnBackpressureLimit: false,
+  };
+  if (mode === 'fanout' || mode === 'topics') {
+    // every connection subscribes to one topic and every message is published to it with the
+    // app-level publish, which reaches every subscriber, the sender included (what the other
+    // servers' broadcast does); ws.publish(topic, ...) would skip the sender. topics is the same
+    // as fanout here: uWS's broadcast is its pub/sub.
+    behavior.open = (ws) => {
+      ws.subscribe(TOPIC);
+    };
+    behavior.message = (ws, message, isBinary) => {
+      app.publish(TOPIC, message, isBinary);
+    };
+  } else {
+    // the message is an ArrayBuffer valid during the call; echoed with the same type
+    behavior.message = (ws, message, isBinary) => {
+      ws.send(message, isBinary);
+    };
+  }
+  app.ws('/*', behavior);
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').end();
+  });
+  let listenSocket = null;
+  return {
+    listen(port, cb) {
+      app.listen('127.0.0.1', port, (token) => {
+        if (!token) {
+          process.stderr.write(`echo server: uws cannot listen on 127.0.0.1:${port}\n`);
+          process.exit(1);
+        }
+        listenSocket = token;
+        cb(uWS.us_socket_local_port(token));
+      });
+    },
+    stop() {
+      if (listenSocket) uWS.us_listen_socket_close(listenSocket);
+      listenSocket = null;
+      // closes every socket of the app (forcefully, no closing handshake, as the other servers'
+      // exit does)
+      if (typeof app.close === 'function') app.close();
+    },
+  };
+}
+
 function mountWebSocketNode(impl, httpServer, mode, redis, opts) {
   const WebSocketServer = loadWebSocketNodeApi(impl).server;
   const native = impl === 'websocket-rs';
@@ -186,6 +285,10 @@ function mountWebSocketNode(impl, httpServer, mode, redis, opts) {
 
 function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.impl === 'uws') {
+    mainUws(opts);
+    return;
+  }
   const notFound = (req, res) => {
     res.writeHead(404);
     res.end();
@@ -217,6 +320,44 @@ function main() {
     httpServer.close();
     process.exit(0);
   };
+  handleSignalsAndStdin(opts, stop);
+
+  httpServer.on('error', (e) => {
+    process.stderr.write('echo server: ' + e.message + '\n');
+    process.exit(1);
+  });
+  // with --redis, READY waits until this process is connected to Redis
+  Promise.resolve(wss.ready).then(() => {
+    httpServer.listen(opts.port, '127.0.0.1', () => {
+      process.stdout.write('READY ' + httpServer.address().port + '\n');
+    });
+  });
+}
+
+// --impl uws: no http.Server; the same --check, signals, stdin protocol and READY line.
+function mainUws(opts) {
+  if (opts.check) {
+    try {
+      mountUws(opts.mode, opts).stop();
+      process.stdout.write('OK\n');
+      process.exit(0);
+    } catch (e) {
+      process.stdout.write('ERROR ' + String((e && e.message) || e).replace(/\s+/g, ' ') + '\n');
+      process.exit(3);
+    }
+  }
+  const server = mountUws(opts.mode, opts);
+  handleSignalsAndStdin(opts, () => {
+    server.stop();
+    process.exit(0);
+  });
+  server.listen(opts.port, (port) => {
+    process.stdout.write('READY ' + port + '\n');
+  });
+}
+
+// Exit on SIGTERM/SIGINT, and with --exit-on-stdin-eof at the end of stdin; "gc" on stdin.
+function handleSignalsAndStdin(opts, stop) {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   if (opts.exitOnStdinEof) {
@@ -237,17 +378,6 @@ function main() {
     });
     process.stdin.resume();
   }
-
-  httpServer.on('error', (e) => {
-    process.stderr.write('echo server: ' + e.message + '\n');
-    process.exit(1);
-  });
-  // with --redis, READY waits until this process is connected to Redis
-  Promise.resolve(wss.ready).then(() => {
-    httpServer.listen(opts.port, '127.0.0.1', () => {
-      process.stdout.write('READY ' + httpServer.address().port + '\n');
-    });
-  });
 }
 
 main();
