@@ -688,16 +688,19 @@ function resetPeakRss(pid) {
 // ------------------------------------------------------------------------------------------------
 // scenarios: each returns { value, ...details } for one implementation, or throws
 
-async function runEcho(server, sc) {
+// The timed part of an echo-style scenario: a warm-up run of the loadgen with `args(n, false)`,
+// then a synchronized run of `args(p.messages, true)` whose server and loadgen CPU are sampled
+// around it. Returns the loadgen's connection and result lines and the CPU deltas.
+async function timedEcho(server, sc, args) {
   const p = sc.params;
   const deadline = Date.now() + sc.timeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
 
-  const warm = await runLoadgen(echoArgs(server, p, p.warmup, false, sc.deflate), 'messages', left());
+  const warm = await runLoadgen(args(p.warmup, false), 'messages', left());
   checkErrors(warm, 'warm-up');
   await sleep(200); // let the warm-up connections' closes finish
 
-  const lg = startLoadgen(echoArgs(server, p, p.messages, true, sc.deflate));
+  const lg = startLoadgen(args(p.messages, true));
   try {
     const conn = await lg.waitJson('connected', left(), 'connections');
     checkErrors(conn, 'connecting');
@@ -713,23 +716,33 @@ async function runEcho(server, sc) {
     const sd = cpuDelta(s0, s1);
     const ld = cpuDelta(l0, l1);
     return {
-      value: (sd.cpu * 1e6) / res.messages,
-      messages: res.messages,
-      seconds: res.seconds,
-      rate: res.messages / res.seconds,
-      rateUnit: 'msg/s',
-      serverCore: sd.cpu / sd.wall,
-      loadgenCore: ld.cpu / ld.wall,
-      // --deflate: how many echoes the server compressed (inflated and checked by the
-      // loadgen), and their average payload on the wire
-      ...(sc.deflate ? {
-        compressedEchoes: res.compressed_echoes,
-        compressedBytesPerEcho: res.compressed_echoes ? res.compressed_bytes / res.compressed_echoes : null,
-      } : {}),
+      conn,
+      res,
+      figures: {
+        value: (sd.cpu * 1e6) / res.messages,
+        messages: res.messages,
+        seconds: res.seconds,
+        rate: res.messages / res.seconds,
+        rateUnit: 'msg/s',
+        serverCore: sd.cpu / sd.wall,
+        loadgenCore: ld.cpu / ld.wall,
+      },
     };
   } finally {
     await lg.stop(1000);
   }
+}
+
+async function runEcho(server, sc) {
+  const p = sc.params;
+  const { res, figures } = await timedEcho(server, sc,
+    (messages, sync) => echoArgs(server, p, messages, sync, sc.deflate));
+  return Object.assign(figures, sc.deflate ? {
+    // --deflate: how many echoes the server compressed (inflated and checked by the loadgen),
+    // and their average payload on the wire
+    compressedEchoes: res.compressed_echoes,
+    compressedBytesPerEcho: res.compressed_echoes ? res.compressed_bytes / res.compressed_echoes : null,
+  } : {});
 }
 
 // deflate-json: like runEcho, with the loadgen's deflate-json mode (compressed JSON both ways,
@@ -737,51 +750,20 @@ async function runEcho(server, sc) {
 // message.
 async function runDeflateJson(server, sc) {
   const p = sc.params;
-  const deadline = Date.now() + sc.timeoutMs;
-  const left = () => Math.max(1000, deadline - Date.now());
   const jsonArgs = (messages, sync) => ['deflate-json', '--url', server.url, ...server.loadgenArgs,
     '--conns', String(p.conns), '--inflight', String(p.inflight), '--size', String(p.size),
     '--docs', String(p.docs), '--level', String(p.level), '--messages', String(messages),
     ...(sync ? ['--sync'] : [])];
-
-  const warm = await runLoadgen(jsonArgs(p.warmup, false), 'messages', left());
-  checkErrors(warm, 'warm-up');
-  await sleep(200);
-
-  const lg = startLoadgen(jsonArgs(p.messages, true));
-  try {
-    const conn = await lg.waitJson('connected', left(), 'connections');
-    checkErrors(conn, 'connecting');
-    const s0 = cpuSample(server.pid);
-    const l0 = cpuSample(lg.pid);
-    lg.child.stdin.write('go\n');
-    const res = await lg.waitJson('messages', left(), 'echo result');
-    const s1 = cpuSample(server.pid);
-    const l1 = cpuSample(lg.pid);
-    checkErrors(res, 'echo');
-    if (res.messages !== p.messages) throw new Error(`only ${res.messages} of ${p.messages} echoes`);
-    if (res.server_compressed_msgs !== res.messages) {
-      throw new Error(`${res.server_uncompressed_msgs} of ${res.messages} echoes came back uncompressed`);
-    }
-    await lg.waitExit(10000);
-    const sd = cpuDelta(s0, s1);
-    const ld = cpuDelta(l0, l1);
-    return {
-      value: (sd.cpu * 1e6) / res.messages,
-      messages: res.messages,
-      seconds: res.seconds,
-      rate: res.messages / res.seconds,
-      rateUnit: 'msg/s',
-      serverCore: sd.cpu / sd.wall,
-      loadgenCore: ld.cpu / ld.wall,
-      agreed: conn.agreed,
-      compressedBytesPerMsg: res.server_compressed_bytes / res.messages,
-      clientCompressedBytesPerMsg: res.client_compressed_bytes / res.messages,
-      uncompressedBytesPerMsg: p.size,
-    };
-  } finally {
-    await lg.stop(1000);
+  const { conn, res, figures } = await timedEcho(server, sc, jsonArgs);
+  if (res.server_compressed_msgs !== res.messages) {
+    throw new Error(`${res.server_uncompressed_msgs} of ${res.messages} echoes came back uncompressed`);
   }
+  return Object.assign(figures, {
+    agreed: conn.agreed,
+    compressedBytesPerMsg: res.server_compressed_bytes / res.messages,
+    clientCompressedBytesPerMsg: res.client_compressed_bytes / res.messages,
+    uncompressedBytesPerMsg: p.size,
+  });
 }
 
 // deflate-bomb: warm the server's deflate path with ordinary compressed traffic (so first-use
