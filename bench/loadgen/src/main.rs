@@ -1196,6 +1196,28 @@ async fn idle(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// Answers the latest ping `ev` saw with a pong carrying its payload (reusing `pong`).
+async fn answer_ping(stream: &mut Stream, ev: &Events, pong: &mut Vec<u8>) -> Result<(), String> {
+    if let Some(n) = ev.ping {
+        pong.clear();
+        proto::encode_frame(
+            pong,
+            proto::OP_PONG,
+            &ev.ping_buf[..n],
+            proto::random_bytes::<4>(),
+        );
+        stream
+            .write_all(pong)
+            .await
+            .map_err(|e| format!("write pong: {e}"))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| format!("write pong: {e}"))?;
+    }
+    Ok(())
+}
+
 async fn idle_conn(stream: Stream, rx: Rx, shutdown: &Shutdown) -> Result<(), String> {
     let mut stream = stream;
     let mut rx = rx;
@@ -1207,23 +1229,7 @@ async fn idle_conn(stream: Stream, rx: Rx, shutdown: &Shutdown) -> Result<(), St
         if let Some(code) = ev.close {
             return Err(format!("server closed an idle connection ({code})"));
         }
-        if let Some(n) = ev.ping {
-            pong.clear();
-            proto::encode_frame(
-                &mut pong,
-                proto::OP_PONG,
-                &ev.ping_buf[..n],
-                proto::random_bytes::<4>(),
-            );
-            stream
-                .write_all(&pong)
-                .await
-                .map_err(|e| format!("write pong: {e}"))?;
-            stream
-                .flush()
-                .await
-                .map_err(|e| format!("write pong: {e}"))?;
-        }
+        answer_ping(&mut stream, &ev, &mut pong).await?;
         if shutdown.flag.get() {
             break;
         }
@@ -1275,19 +1281,7 @@ async fn exchange_one(
         if let Some(code) = ev.close {
             return Err(format!("server sent close {code} before the echo"));
         }
-        if let Some(n) = ev.ping {
-            pong.clear();
-            proto::encode_frame(
-                &mut pong,
-                proto::OP_PONG,
-                &ev.ping_buf[..n],
-                proto::random_bytes::<4>(),
-            );
-            stream
-                .write_all(&pong)
-                .await
-                .map_err(|e| format!("write pong: {e}"))?;
-        }
+        answer_ping(stream, &ev, &mut pong).await?;
         let (msgs, data) = rx.collected();
         if let Some(m) = msgs.first() {
             if msgs.len() > 1 {
