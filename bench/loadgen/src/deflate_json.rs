@@ -25,9 +25,9 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::close_all;
 use crate::deflate::{self, Agreed, Deflater, Inflater};
 use crate::proto::{self, Events, Expect, Rx, Stream};
-use crate::CLOSE_TIMEOUT;
 use crate::{connect_opt_deflate, cpu_ticks, json_str, new_rx, stdin_lines, Args, Errors};
 
 struct Shared {
@@ -160,17 +160,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         errors.json_suffix()
     );
 
-    let mut closers = Vec::with_capacity(done.len());
-    for (stream, rx) in done {
-        closers.push(tokio::task::spawn_local(proto::close(
-            stream,
-            rx,
-            CLOSE_TIMEOUT,
-        )));
-    }
-    for c in closers {
-        let _ = c.await;
-    }
+    close_all(done).await;
     Ok(())
 }
 

@@ -429,6 +429,12 @@ async fn echo(args: &Args) -> Result<(), String> {
     );
 
     // close politely, all at once
+    close_all(done).await;
+    Ok(())
+}
+
+/// Closes every connection politely, all at once, and waits for them.
+pub(crate) async fn close_all(done: Vec<(Stream, Rx)>) {
     let mut closers = Vec::with_capacity(done.len());
     for (stream, rx) in done {
         closers.push(tokio::task::spawn_local(proto::close(
@@ -440,7 +446,6 @@ async fn echo(args: &Args) -> Result<(), String> {
     for c in closers {
         let _ = c.await;
     }
-    Ok(())
 }
 
 /// Parses what was read: checks the echoes, answers a ping, and queues one new message per echo
@@ -1020,17 +1025,7 @@ async fn fanout(args: &Args) -> Result<(), String> {
     );
 
     // close politely, all at once
-    let mut closers = Vec::with_capacity(done.len());
-    for (stream, rx) in done {
-        closers.push(tokio::task::spawn_local(proto::close(
-            stream,
-            rx,
-            CLOSE_TIMEOUT,
-        )));
-    }
-    for c in closers {
-        let _ = c.await;
-    }
+    close_all(done).await;
     Ok(())
 }
 
