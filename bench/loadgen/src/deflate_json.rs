@@ -25,10 +25,10 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::close_all;
 use crate::deflate::{self, Agreed, Deflater, Inflater};
 use crate::proto::{self, Events, Expect, Rx, Stream};
-use crate::{connect_opt_deflate, cpu_ticks, json_str, new_rx, stdin_lines, Args, Errors};
+use crate::{close_all, connect_all};
+use crate::{cpu_ticks, json_str, new_rx, stdin_lines, Args, Errors};
 
 struct Shared {
     budget: Cell<u64>, // messages not yet handed to a connection
@@ -65,26 +65,11 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let docs: Rc<Vec<Vec<u8>>> = Rc::new(deflate::json_docs(ndocs, size));
     let errors = Errors::new();
 
-    let mut handles = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let url = url.clone();
-        handles.push(tokio::task::spawn_local(async move {
-            let (s, leftover, agreed) = connect_opt_deflate(&url, true).await?;
-            Ok::<_, String>((s, leftover, agreed.expect("deflate was required")))
-        }));
-    }
     let mut streams = Vec::with_capacity(conns);
-    for h in handles {
-        match h.await.map_err(|e| e.to_string())? {
-            Ok(s) => streams.push(s),
-            Err(e) => errors.add(e),
-        }
-    }
-    if streams.is_empty() {
-        return Err(format!(
-            "no connection could be opened: {}",
-            errors.first.borrow().clone().unwrap_or_default()
-        ));
+    for (stream, leftover, agreed) in connect_all(&url, conns, true, &errors).await? {
+        // connect_opt_deflate fails a connection whose server declined; this cannot be None
+        let agreed = agreed.ok_or("the server declined permessage-deflate")?;
+        streams.push((stream, leftover, agreed));
     }
     let a = streams[0].2;
     let answer = format!(

@@ -233,6 +233,37 @@ impl Errors {
 
 /// Connects; with `deflate`, offers permessage-deflate and requires the 101 to accept it
 /// (returns what was agreed).
+/// Opens `conns` connections at once (offering permessage-deflate when `deflate`) and waits for
+/// them all; failures are counted in `errors`, and none opening at all is an error.
+pub(crate) async fn connect_all(
+    url: &Target,
+    conns: usize,
+    deflate: bool,
+    errors: &Errors,
+) -> Result<Vec<(Stream, Vec<u8>, Option<Agreed>)>, String> {
+    let mut handles = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let url = url.clone();
+        handles.push(tokio::task::spawn_local(async move {
+            connect_opt_deflate(&url, deflate).await
+        }));
+    }
+    let mut streams = Vec::with_capacity(conns);
+    for h in handles {
+        match h.await.map_err(|e| e.to_string())? {
+            Ok(s) => streams.push(s),
+            Err(e) => errors.add(e),
+        }
+    }
+    if streams.is_empty() {
+        return Err(format!(
+            "no connection could be opened: {}",
+            errors.first.borrow().clone().unwrap_or_default()
+        ));
+    }
+    Ok(streams)
+}
+
 async fn connect_opt_deflate(
     url: &Target,
     deflate: bool,
@@ -328,26 +359,7 @@ async fn echo(args: &Args) -> Result<(), String> {
     let errors = Errors::new();
 
     // connect everything first (concurrently), then start the clock
-    let mut handles = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let url = url.clone();
-        handles.push(tokio::task::spawn_local(async move {
-            connect_opt_deflate(&url, deflate).await
-        }));
-    }
-    let mut streams = Vec::with_capacity(conns);
-    for h in handles {
-        match h.await.map_err(|e| e.to_string())? {
-            Ok(s) => streams.push(s),
-            Err(e) => errors.add(e),
-        }
-    }
-    if streams.is_empty() {
-        return Err(format!(
-            "no connection could be opened: {}",
-            errors.first.borrow().clone().unwrap_or_default()
-        ));
-    }
+    let streams = connect_all(&url, conns, deflate, &errors).await?;
     println!(
         "{{\"connected\":{},\"errors\":{}}}",
         streams.len(),
