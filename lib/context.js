@@ -35,10 +35,10 @@ let flushScheduled = false;
 let meta = new Uint32Array(0);
 
 // Receives a batch of `count` events: numbers in `meta` (id, kind, number per event), values
-// (strings, Buffers) in `values`. `newMeta` is set when the native side grew the buffer. A
-// listener that throws does not stop the rest of the batch; its exception is rethrown
+// (strings, Buffers) as the remaining arguments. `newMeta` is set when the native side grew the
+// buffer. A listener that throws does not stop the rest of the batch; its exception is rethrown
 // afterwards, as an uncaught exception.
-function dispatch(count, values, newMeta) {
+function dispatch(count, newMeta, ...values) {
   if (newMeta !== undefined) {
     meta = new Uint32Array(newMeta);
   }

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use napi::bindgen_prelude::*;
-use napi::{sys, JsString, JsValue};
+use napi::{sys, JsValue};
 use napi_derive::napi;
 
 use super::events::{self, EnvShared};
+use super::raw::Thrown;
 use crate::protocol::connection::TransportEnd;
 use crate::protocol::connection::{Connection, ConnectionConfig, TransportGoal};
 use crate::protocol::frame::{OpCode, Role};
@@ -187,7 +188,7 @@ pub(crate) fn release(id: u32) {
     });
 }
 
-/// Creates this environment's event channel; `dispatch(count, values, meta)` receives every
+/// Creates this environment's event channel; `dispatch(count, meta, ...values)` receives every
 /// event batch. Calling it again does nothing.
 #[napi(catch_unwind)]
 pub fn init(env: Env, dispatch: Unknown) -> Result<()> {
@@ -387,14 +388,19 @@ fn send(id: u32, opcode: OpCode, payload: &[u8], token: Option<u32>, compress: b
 /// (RFC 7692 §8: a secret next to data an attacker chooses).
 const NO_COMPRESS: u32 = 1;
 
-/// Queues a text message; `token` identifies its callback in a later `SENT` event.
-#[napi(catch_unwind)]
-pub fn send_text(id: u32, text: JsString, token: Option<u32>, flags: Option<u32>) -> Result<i32> {
-    let value = text.value();
+/// Queues a text message; `token` identifies its callback in a later `SENT` event. Called
+/// from the raw `sendText` callback (`raw.rs`).
+pub(super) fn send_text(
+    env: sys::napi_env,
+    id: u32,
+    text: sys::napi_value,
+    token: Option<u32>,
+    flags: Option<u32>,
+) -> std::result::Result<i32, Thrown> {
     let compress = flags.unwrap_or(0) & NO_COMPRESS == 0;
     TEXT.with(|scratch| {
         let mut buf = scratch.borrow_mut();
-        utf8_into(value.env, value.value, &mut buf)?;
+        utf8_into(env, text, &mut buf).map_err(|_| Thrown::Type("expected a string"))?;
         Ok(send(id, OpCode::Text, &buf, token, compress))
     })
 }
@@ -456,26 +462,25 @@ fn borrow_buffer(
 
 /// Queues a binary message. A large Buffer is framed from its own memory, as `socket.write`
 /// does: changing it before its `sent` callback changes what goes out (the original copies).
-#[napi(catch_unwind)]
-pub fn send_binary(
-    env: Env,
+/// Called from the raw `sendBinary` callback (`raw.rs`).
+pub(super) fn send_binary(
+    env: sys::napi_env,
     id: u32,
-    data: Unknown,
+    data: sys::napi_value,
     token: Option<u32>,
     flags: Option<u32>,
-) -> Result<i32> {
+) -> std::result::Result<i32, Thrown> {
     let compress = flags.unwrap_or(0) & NO_COMPRESS == 0;
     let mut ptr_out = ptr::null_mut();
     let mut len = 0usize;
     // SAFETY: N-API call on the JS thread with a handle valid for this call.
-    let status =
-        unsafe { sys::napi_get_buffer_info(env.raw(), data.raw(), &mut ptr_out, &mut len) };
+    let status = unsafe { sys::napi_get_buffer_info(env, data, &mut ptr_out, &mut len) };
     if status != sys::Status::napi_ok {
-        return Err(Error::new(Status::InvalidArg, "expected a Buffer"));
+        return Err(Thrown::Type("expected a Buffer"));
     }
     if len >= BORROW_MIN {
         if let (Some(conn), Some(shared)) = (conn(id), env_shared()) {
-            if let Some(bytes) = borrow_buffer(env.raw(), data.raw(), &shared) {
+            if let Some(bytes) = borrow_buffer(env, data, &shared) {
                 let r = conn.with(|core| {
                     core.conn
                         .send_message_bytes(OpCode::Binary, bytes, token, compress)

@@ -10,6 +10,7 @@ mod deflate;
 mod events;
 mod frame;
 mod handshake;
+mod raw;
 mod topics;
 
 thread_local! {

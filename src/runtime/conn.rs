@@ -6,8 +6,8 @@
 //! the socket would block. The `core` mutex orders the two writers.
 
 use std::io::{self, IoSlice};
-use std::mem::MaybeUninit;
 use std::mem::ManuallyDrop;
+use std::mem::MaybeUninit;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
