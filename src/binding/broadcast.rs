@@ -12,7 +12,7 @@ use napi::bindgen_prelude::*;
 use napi::JsString;
 use napi_derive::napi;
 
-use super::connection::{conn, env_shared, utf8_into, SCHEDULE_FLUSH, TEXT};
+use super::connection::{env_shared, slot, utf8_into, with_conns, SCHEDULE_FLUSH, TEXT};
 use crate::protocol::frame::OpCode;
 use crate::runtime::conn::ConnShared;
 use crate::runtime::topics;
@@ -22,16 +22,23 @@ use crate::runtime::topics;
 /// are those whose `outputBufferFull` is now set. Closed or unknown ids are skipped.
 fn broadcast(ids: &[u32], opcode: OpCode, payload: &[u8]) -> Vec<u32> {
     let mut out = vec![0u32];
-    let conns: Vec<Arc<ConnShared>> = ids.iter().filter_map(|&id| conn(id)).collect();
-    fan_out(&conns, 0, opcode, payload, &mut out);
+    with_conns(|slots| {
+        fan_out(
+            ids.iter().filter_map(|&id| slot(slots, id)),
+            0,
+            opcode,
+            payload,
+            &mut out,
+        )
+    });
     out
 }
 
 /// [`topics::fan_out`] from the JS thread: the connections are written at the end of the batch
 /// (or from the flush the caller schedules when `out[0]` gets [`SCHEDULE_FLUSH`]); the ids whose
 /// `outputBufferFull` is now set are appended to `out`. Returns how many it was queued on.
-pub(super) fn fan_out(
-    conns: &[Arc<ConnShared>],
+pub(super) fn fan_out<'a>(
+    conns: impl IntoIterator<Item = &'a Arc<ConnShared>>,
     except: u32,
     opcode: OpCode,
     payload: &[u8],

@@ -155,12 +155,20 @@ fn shared_config(config: ConnectionConfig) -> Arc<ConnectionConfig> {
 }
 
 pub(super) fn conn(id: u32) -> Option<Arc<ConnShared>> {
-    REGISTRY.with(|r| {
-        let r = r.borrow();
-        r.slots
-            .get((id as usize).wrapping_sub(1))
-            .and_then(|s| s.clone())
-    })
+    with_conns(|slots| slot(slots, id).cloned())
+}
+
+/// Connection `id` in the registry's slots (see [`with_conns`]).
+pub(super) fn slot(slots: &[Option<Arc<ConnShared>>], id: u32) -> Option<&Arc<ConnShared>> {
+    slots
+        .get((id as usize).wrapping_sub(1))
+        .and_then(|s| s.as_ref())
+}
+
+/// Runs `f` with the registry's connections, indexed by id - 1, borrowed (no reference count
+/// traffic: a broadcast looks up every connection of a server).
+pub(super) fn with_conns<R>(f: impl FnOnce(&[Option<Arc<ConnShared>>]) -> R) -> R {
+    REGISTRY.with(|r| f(&r.borrow().slots))
 }
 
 pub(super) fn env_shared() -> Option<Arc<EnvShared>> {

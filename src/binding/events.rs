@@ -206,7 +206,8 @@ impl EnvShared {
     /// Registers a connection for the end-of-batch flush. Returns true when the caller (a send
     /// outside any batch) must schedule a flush itself.
     pub(crate) fn mark_dirty(&self, conn: &Arc<ConnShared>) -> bool {
-        if conn.dirty.swap(true, Ordering::Relaxed) {
+        // a plain load first: a broadcast marks every connection, most of them already marked
+        if conn.dirty.load(Ordering::Relaxed) || conn.dirty.swap(true, Ordering::Relaxed) {
             return false;
         }
         let mut dirty = lock(&self.dirty);

@@ -20,6 +20,9 @@ pub const WIRE_CHUNK: usize = 128 * 1024;
 /// of eight. Control frames wait behind at most this much, as they would in a socket buffer.
 pub const WIRE_AHEAD: usize = 1024 * 1024;
 
+/// The first allocation of an empty wire buffer (see [`Outbox::wire_for`]).
+const WIRE_MIN: usize = 4096;
+
 /// A message, or pre-encoded frames, waiting behind others to be framed.
 #[derive(Debug)]
 enum Pending {
@@ -171,7 +174,14 @@ impl Outbox {
     ) {
         if !self.has_pending() && payload.len() <= WIRE_CHUNK {
             let before = self.wire.len();
-            super::message::encode_message(&mut self.wire, opcode, rsv, payload, config, keys);
+            super::message::encode_message(
+                self.wire_for(payload.len() + MAX_HEADER_LEN),
+                opcode,
+                rsv,
+                payload,
+                config,
+                keys,
+            );
             self.framed(self.wire.len() - before, token);
         } else {
             self.push_pending(opcode, rsv, owned(), token);
@@ -220,7 +230,13 @@ impl Outbox {
         keys: &mut dyn MaskKeySource,
     ) {
         let before = self.wire.len();
-        super::message::encode_control(&mut self.wire, opcode, payload, config, keys);
+        super::message::encode_control(
+            self.wire_for(payload.len() + MAX_HEADER_LEN),
+            opcode,
+            payload,
+            config,
+            keys,
+        );
         self.framed(self.wire.len() - before, None);
     }
 
@@ -245,7 +261,7 @@ impl Outbox {
         owned: impl FnOnce() -> Bytes,
     ) {
         if !self.has_pending() {
-            self.wire.extend_from_slice(bytes);
+            self.wire_for(bytes.len()).extend_from_slice(bytes);
             self.framed(bytes.len(), token);
         } else {
             let q = self.queues();
@@ -255,6 +271,17 @@ impl Outbox {
                 token,
             });
         }
+    }
+
+    /// The wire buffer, with room for `n` more bytes. Performance choice: an empty buffer (an
+    /// idle connection keeps none) starts at [`WIRE_MIN`], so that the frames a batch of
+    /// small messages adds cost one allocation instead of a chain of doublings from the first
+    /// frame's size.
+    fn wire_for(&mut self, n: usize) -> &mut BytesMut {
+        if self.wire.capacity() == 0 {
+            self.wire.reserve(n.max(WIRE_MIN));
+        }
+        &mut self.wire
     }
 
     /// Records that `added` bytes were just queued for the wire, and registers the callback

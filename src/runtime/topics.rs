@@ -31,8 +31,8 @@ type Encoding = (Arc<ConnectionConfig>, Option<(u32, u8)>, Bytes);
 ///
 /// Performance choice: one encoding for any number of receivers; the caller decides when the
 /// connections write (end of the JS batch, or a driver turn).
-pub(crate) fn fan_out(
-    conns: &[Arc<ConnShared>],
+pub(crate) fn fan_out<'a>(
+    conns: impl IntoIterator<Item = &'a Arc<ConnShared>>,
     except: u32,
     opcode: OpCode,
     payload: &[u8],
@@ -52,9 +52,9 @@ pub(crate) fn fan_out(
             let deflate = core.conn.shared_compression(payload.len());
             let found = encoded
                 .iter()
-                .find(|(cfg, d, _)| Arc::ptr_eq(cfg, config) && *d == deflate);
-            let frames = match found {
-                Some((_, _, frames)) => frames.clone(),
+                .position(|(cfg, d, _)| Arc::ptr_eq(cfg, config) && *d == deflate);
+            let at = match found {
+                Some(at) => at,
                 None => {
                     let mut buf = BytesMut::new();
                     match deflate {
@@ -73,12 +73,12 @@ pub(crate) fn fan_out(
                         }
                         None => encode_message(&mut buf, opcode, 0, payload, &config.sender, keys),
                     }
-                    let frames = buf.freeze();
-                    encoded.push((config.clone(), deflate, frames.clone()));
-                    frames
+                    encoded.push((config.clone(), deflate, buf.freeze()));
+                    encoded.len() - 1
                 }
             };
-            core.conn.send_encoded_shared(&frames)
+            let frames = &encoded[at].2;
+            core.conn.send_encoded_shared(frames)
         });
         if let Ok(full) = result {
             count += 1;
