@@ -278,7 +278,8 @@ impl Outbox {
     /// small messages adds cost one allocation instead of a chain of doublings from the first
     /// frame's size.
     fn wire_for(&mut self, n: usize) -> &mut BytesMut {
-        if self.wire.capacity() == 0 {
+        // nothing to add (an empty handshake remainder) must not give an idle connection a buffer
+        if self.wire.capacity() == 0 && n > 0 {
             self.wire.reserve(n.max(WIRE_MIN));
         }
         &mut self.wire
@@ -631,6 +632,20 @@ mod tests {
         );
         assert_eq!(done, vec![1, 2]);
         assert!(o.is_empty());
+    }
+
+    #[test]
+    fn an_idle_outbox_holds_no_buffer() {
+        // an adopted socket's handshake remainder is usually empty: no buffer for it
+        let mut o = Outbox::new();
+        o.push_encoded(&[], None);
+        assert_eq!(o.wire.capacity(), 0);
+        // a frame gets one buffer of WIRE_MIN, given back once written
+        o.push_message(OpCode::Text, b"hi", None, &SERVER, &mut ZeroKeys);
+        assert!(o.wire.capacity() >= WIRE_MIN);
+        let (bytes, _) = drain(&mut o, &SERVER, 1000);
+        assert_eq!(bytes, [0x81, 2, b'h', b'i']);
+        assert_eq!(o.wire.capacity(), 0);
     }
 
     #[test]
