@@ -23,6 +23,9 @@
 //   options: --impl websocket-rs,ws,websocket,uws
 //            --scenario echo64,echo64-bridge,echo64-tls,echo1m,fanout,topics,topics-redis,handshakes,idle,
 //                       client64,deflate64,deflate-json,deflate-idle,deflate-bomb
+//            --rounds K: run every cell K times, the implementations interleaved (a different
+//            order each round), and report each cell's median: on a shared machine one cell can
+//            land on a noisy minute that its neighbours missed
 //            --help
 
 const { spawn, execFileSync } = require('child_process');
@@ -72,15 +75,21 @@ function skipReason(impl, sc) {
 // arguments
 
 function parseArgs(argv) {
-  const opts = { quick: false, impls: IMPLS.slice(), scenarios: null };
+  const opts = { quick: false, impls: IMPLS.slice(), scenarios: null, rounds: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') opts.quick = true;
     else if (a === '--impl') opts.impls = argv[++i].split(',').filter(Boolean);
     else if (a === '--scenario') opts.scenarios = argv[++i].split(',').filter(Boolean);
-    else if (a === '--help' || a === '-h') {
+    else if (a === '--rounds') {
+      opts.rounds = Number(argv[++i]);
+      if (!Number.isInteger(opts.rounds) || opts.rounds < 1 || opts.rounds > 9) {
+        console.error('--rounds takes 1 to 9');
+        process.exit(2);
+      }
+    } else if (a === '--help' || a === '-h') {
       console.log('usage: node bench/run.js [--quick] [--impl websocket-rs,ws,websocket,uws] ' +
-        `[--scenario ${SCENARIO_IDS}]`);
+        `[--scenario ${SCENARIO_IDS}] [--rounds K]`);
       process.exit(0);
     } else {
       console.error('unknown argument: ' + a);
@@ -1288,6 +1297,17 @@ function pad(s, n) {
   return s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length);
 }
 
+// The cell to report from several rounds of one implementation: the successful round with the
+// median value (its details with it), and every round's value in `rounds`. A failed or skipped
+// result stands when no round succeeded.
+function medianCell(runs) {
+  const ok = runs.filter((r) => r.status === 'ok' && typeof r.value === 'number');
+  if (ok.length === 0) return runs[0];
+  const sorted = ok.slice().sort((a, b) => a.value - b.value);
+  const pick = sorted[(sorted.length - 1) >> 1];
+  return runs.length > 1 ? Object.assign({}, pick, { rounds: runs.map((r) => r.value) }) : pick;
+}
+
 // width of the scenario column (the progress lines use it too)
 function titleWidth(scenarios) {
   return Math.max(28, ...scenarios.map((sc) => sc.title.length + 1));
@@ -1367,6 +1387,13 @@ function printTable(scenarios, results, impls) {
       return r && r.status === 'ok' ? `${fmtRate(r.rate)} ${r.rateUnit}` : '';
     });
     out += pad(sc.title, W0) + pad('throughput', W1) + rate.map((c) => pad(c, W)).join('') + '\n';
+    if (impls.some((impl) => row[impl] && row[impl].rounds)) {
+      const rounds = impls.map((impl) => {
+        const r = row[impl];
+        return r && r.rounds ? r.rounds.map((v) => (typeof v === 'number' ? fmt(v) : '-')).join(' / ') : '';
+      });
+      out += pad('', W0) + pad('rounds (median)', W1) + rounds.map((c) => pad(c, W)).join('') + '\n';
+    }
     if (sc.kind === 'client') {
       const busy = impls.map((impl) => {
         const r = row[impl];
@@ -1506,48 +1533,63 @@ async function main() {
   }
   for (const n of notes) console.log('note: ' + n);
 
+  // One run of scenario `sc` for `impl` (round `round` of opts.rounds), printed as it ends.
+  async function runOneCell(sc, impl, round) {
+    const client = sc.kind === 'client';
+    // the measured side and the side that drives it
+    const [me, peer] = client ? ['client', 'echo server'] : ['server', 'loadgen'];
+    const label = opts.rounds > 1 ? `${impl} #${round + 1}` : impl;
+    let r;
+    const st = status[sideOf(sc)][impl];
+    const skip = skipReason(impl, sc);
+    if (skip) {
+      r = { status: 'skipped', error: skip };
+      if (round === 0) console.log(`${pad(sc.title, titleWidth(scenarios))} ${pad(label, 14)} skipped (${skip})`);
+    } else if (!st.run) {
+      r = { status: st.status, error: st.why };
+    } else {
+      process.stdout.write(`${pad(sc.title, titleWidth(scenarios))} ${pad(label, 14)} `);
+      r = await runCell(impl, sc);
+      if (r.status === 'ok') {
+        const meCore = client ? r.clientCore : r.serverCore;
+        const peerCore = client ? r.echoServerCore : r.loadgenCore;
+        const busy = meCore !== undefined
+          ? `, ${me} core ${(meCore * 100).toFixed(0)}%, ${peer} core ${(peerCore * 100).toFixed(0)}%`
+          : '';
+        console.log(`${fmt(r.value)} ${sc.metric}  (${fmtRate(r.rate)} ${r.rateUnit}${busy}` +
+          `${cellExtra(sc, r)}; ${r.cellSeconds.toFixed(1)} s)`);
+        if (sc.saturates && meCore < 0.8 && !(peerCore > 0.9)) {
+          notes.push(`${sc.title} / ${impl}: the ${me} used only ${(meCore * 100).toFixed(0)}% ` +
+            'of its core: other load on the machine? (see /proc/loadavg in the JSON)');
+        }
+        if (peerCore > 0.9 && meCore < 0.9) {
+          if (client) r.echoServerBound = true;
+          else r.loadgenBound = true;
+          notes.push(`${sc.title} / ${impl}: the ${peer}'s core was saturated ` +
+            `(${(peerCore * 100).toFixed(0)}%) while the ${me}'s was not: throughput is ` +
+            `${peer.replace(' ', '-')}-bound`);
+        }
+      } else {
+        console.log(`FAILED: ${r.error}`);
+      }
+    }
+    return r;
+  }
+
   const results = {};
   for (const sc of scenarios) {
     results[sc.id] = {};
     const client = sc.kind === 'client';
-    // the measured side and the side that drives it
-    const [me, peer] = client ? ['client', 'echo server'] : ['server', 'loadgen'];
-    for (const impl of opts.impls) {
-      let r;
-      const st = status[sideOf(sc)][impl];
-      const skip = skipReason(impl, sc);
-      if (skip) {
-        r = { status: 'skipped', error: skip };
-        console.log(`${pad(sc.title, titleWidth(scenarios))} ${pad(impl, 14)} skipped (${skip})`);
-      } else if (!st.run) {
-        r = { status: st.status, error: st.why };
-      } else {
-        process.stdout.write(`${pad(sc.title, titleWidth(scenarios))} ${pad(impl, 14)} `);
-        r = await runCell(impl, sc);
-        if (r.status === 'ok') {
-          const meCore = client ? r.clientCore : r.serverCore;
-          const peerCore = client ? r.echoServerCore : r.loadgenCore;
-          const busy = meCore !== undefined
-            ? `, ${me} core ${(meCore * 100).toFixed(0)}%, ${peer} core ${(peerCore * 100).toFixed(0)}%`
-            : '';
-          console.log(`${fmt(r.value)} ${sc.metric}  (${fmtRate(r.rate)} ${r.rateUnit}${busy}` +
-            `${cellExtra(sc, r)}; ${r.cellSeconds.toFixed(1)} s)`);
-          if (sc.saturates && meCore < 0.8 && !(peerCore > 0.9)) {
-            notes.push(`${sc.title} / ${impl}: the ${me} used only ${(meCore * 100).toFixed(0)}% ` +
-              'of its core: other load on the machine? (see /proc/loadavg in the JSON)');
-          }
-          if (peerCore > 0.9 && meCore < 0.9) {
-            if (client) r.echoServerBound = true;
-            else r.loadgenBound = true;
-            notes.push(`${sc.title} / ${impl}: the ${peer}'s core was saturated ` +
-              `(${(peerCore * 100).toFixed(0)}%) while the ${me}'s was not: throughput is ` +
-              `${peer.replace(' ', '-')}-bound`);
-          }
-        } else {
-          console.log(`FAILED: ${r.error}`);
-        }
+    const cells = {}; // impl -> results of its rounds
+    for (let round = 0; round < opts.rounds; round++) {
+      // each round starts one implementation further on, so none always runs first
+      const order = opts.impls.map((_, k) => opts.impls[(k + round) % opts.impls.length]);
+      for (const impl of order) {
+        (cells[impl] || (cells[impl] = [])).push(await runOneCell(sc, impl, round));
       }
-      results[sc.id][impl] = r;
+    }
+    for (const impl of opts.impls) {
+      results[sc.id][impl] = medianCell(cells[impl]);
     }
     if (client) await stopEchoServer();
   }
