@@ -157,7 +157,9 @@ class RawPeer {
     this.gone = false; // the socket is closed
     this.changed = new EventEmitter();
     this.changed.setMaxListeners(0);
-    socket.setNoDelay(true);
+    if (typeof socket.setNoDelay === 'function') {
+      socket.setNoDelay(true); // an HTTP/2 stream has none
+    }
     this.allowRsv1 = false; // permessage-deflate agreed: RSV1 may mark a compressed message
     this.errors = []; // socket errors (an RST after a protocol error is not this peer's failure)
     socket.on('error', (e) => this.errors.push(e.code || e.message));

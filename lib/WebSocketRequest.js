@@ -10,6 +10,7 @@ const native = require('./native');
 const context = require('./context');
 const deflate = require('./deflate');
 const WebSocketConnection = require('./WebSocketConnection');
+const http2 = require('./http2');
 
 const headerValueSplit = /,\s*/;
 const headerParamSplit = /;\s*/;
@@ -22,12 +23,15 @@ const quotedCookieValue = /^"[^"]*"$/;
 const controlCharsAndSemicolon = /[\x00-\x20\x3b]/g;
 
 
-function WebSocketRequest(socket, httpRequest, serverConfig) {
+function WebSocketRequest(socket, httpRequest, serverConfig, http2Stream) {
   EventEmitter.call(this);
   this.socket = socket;
   this.httpRequest = httpRequest;
   this.resource = httpRequest.url;
-  this.remoteAddress = socket.remoteAddress;
+  // An extended CONNECT over HTTP/2 (RFC 8441): `socket` is the stream; the address is its
+  // session's socket's.
+  this._http2 = http2Stream === true;
+  this.remoteAddress = this._http2 ? http2.remoteAddressOf(socket) : socket.remoteAddress;
   this.serverConfig = serverConfig;
   this._socketIsClosing = false;
   this._resolved = false;
@@ -50,26 +54,34 @@ util.inherits(WebSocketRequest, EventEmitter);
 
 
 WebSocketRequest.prototype.readHandshake = function () {
-  const request = this.httpRequest;
-  const headers = request.headers;
-  this.host = headers['host'];
-  if (!this.host) {
-    throw new Error('Client must provide a Host header.');
-  }
-  this.key = headers['sec-websocket-key'];
-  if (!this.key) {
-    throw new Error('Client must provide a value for Sec-WebSocket-Key.');
-  }
-  if (!native.isValidKey(String(this.key))) {
-    throw new Error('Sec-WebSocket-Key must be the base64 encoding of 16 bytes.');
+  const headers = this.httpRequest.headers;
+  if (this._http2) {
+    // RFC 8441 section 4: the host is :authority, and there is no key to answer
+    this.host = headers[':authority'];
+    if (!this.host) {
+      throw new Error('Client must provide an :authority pseudo-header.');
+    }
+  } else {
+    this.host = headers['host'];
+    if (!this.host) {
+      throw new Error('Client must provide a Host header.');
+    }
+    this.key = headers['sec-websocket-key'];
+    if (!this.key) {
+      throw new Error('Client must provide a value for Sec-WebSocket-Key.');
+    }
+    if (!native.isValidKey(String(this.key))) {
+      throw new Error('Sec-WebSocket-Key must be the base64 encoding of 16 bytes.');
+    }
   }
   this.webSocketVersion = parseInt(headers['sec-websocket-version'], 10);
   if (!this.webSocketVersion || isNaN(this.webSocketVersion)) {
     throw new Error('Client must provide a value for Sec-WebSocket-Version.');
   }
-  if (this.webSocketVersion !== 8 && this.webSocketVersion !== 13) {
+  if ((this.webSocketVersion !== 8 || this._http2) && this.webSocketVersion !== 13) {
     const e = new Error('Unsupported websocket client version: ' + this.webSocketVersion +
-      '. Only versions 8 and 13 are supported.');
+      (this._http2 ? '. Only version 13 is supported over HTTP/2.'
+        : '. Only versions 8 and 13 are supported.'));
     e.httpCode = 426;
     e.headers = { 'Sec-WebSocket-Version': '13' };
     throw e;
@@ -188,7 +200,7 @@ WebSocketRequest.prototype.parseCookies = function (str) {
   return cookies;
 };
 
-// Builds one Set-Cookie header line; throws (after rejecting with 500) on invalid input.
+// Builds one Set-Cookie header value; throws (after rejecting with 500) on invalid input.
 WebSocketRequest.prototype._cookieLine = function (cookie, seen) {
   const fail = (message) => {
     this.reject(500);
@@ -259,16 +271,19 @@ WebSocketRequest.prototype._cookieLine = function (cookie, seen) {
     }
     parts.push('HttpOnly');
   }
-  return 'Set-Cookie: ' + parts.join(';') + '\r\n';
+  return parts.join(';');
 };
 
 WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, cookies) {
   this._verifyResolution();
 
-  let response = 'HTTP/1.1 101 Switching Protocols\r\n' +
-    'Upgrade: websocket\r\n' +
-    'Connection: Upgrade\r\n' +
-    'Sec-WebSocket-Accept: ' + native.acceptKey(String(this.key)) + '\r\n';
+  // The response's header fields, in order, as [name, value]: the 101's lines over HTTP/1.1, the
+  // 200's headers over HTTP/2 (where there is no key to answer).
+  const fields = this._http2 ? [] : [
+    ['Upgrade', 'websocket'],
+    ['Connection', 'Upgrade'],
+    ['Sec-WebSocket-Accept', native.acceptKey(String(this.key))],
+  ];
 
   if (acceptedProtocol) {
     const lower = String(acceptedProtocol).toLocaleLowerCase();
@@ -290,7 +305,7 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
       this.reject(500);
       throw new Error('Specified protocol was not requested by the client.');
     }
-    response += 'Sec-WebSocket-Protocol: ' + fullCase.replace(lineBreaks, '') + '\r\n';
+    fields.push(['Sec-WebSocket-Protocol', fullCase.replace(lineBreaks, '')]);
   }
   this.protocolFullCaseMap = null;
   this.requestedProtocols = null;
@@ -298,9 +313,9 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
   if (allowedOrigin) {
     const origin = String(allowedOrigin).replace(lineBreaks, '');
     if (this.webSocketVersion === 13) {
-      response += 'Origin: ' + origin + '\r\n';
+      fields.push(['Origin', origin]);
     } else if (this.webSocketVersion === 8) {
-      response += 'Sec-WebSocket-Origin: ' + origin + '\r\n';
+      fields.push(['Sec-WebSocket-Origin', origin]);
     }
   }
 
@@ -311,15 +326,16 @@ WebSocketRequest.prototype.accept = function (acceptedProtocol, allowedOrigin, c
     }
     const seen = {};
     for (const cookie of cookies) {
-      response += this._cookieLine(cookie, seen);
+      fields.push(['Set-Cookie', this._cookieLine(cookie, seen)]);
     }
   }
   const compression = deflate.accept(deflate.serverOptions(this.serverConfig),
     this.httpRequest.headers['sec-websocket-extensions']);
   if (compression) {
-    response += 'Sec-WebSocket-Extensions: ' + compression.header + '\r\n';
+    fields.push(['Sec-WebSocket-Extensions', compression.header]);
   }
-  response += '\r\n';
+  const response = this._http2 ? http2.responseHeaders(200, fields)
+    : 'HTTP/1.1 101 Switching Protocols\r\n' + fields.map(headerLine).join('') + '\r\n';
 
   const socket = this.socket;
   this._resolved = true;
@@ -360,9 +376,21 @@ WebSocketRequest.prototype._handOff = function (connection, response, agreedDefl
     chunks.push(chunk);
   }
   this._received = [];
-  context.attach(this.socket, chunks, Buffer.from(response, 'latin1'),
-    deflate.connectionOptions(this.serverConfig, agreedDeflate), connection);
+  const options = deflate.connectionOptions(this.serverConfig, agreedDeflate);
+  if (this._http2) {
+    // the stream carries the connection from here: respond, then bridge it
+    this.socket.respond(response);
+    context.attach(this.socket, chunks, EMPTY, options, connection);
+  } else {
+    context.attach(this.socket, chunks, Buffer.from(response, 'latin1'), options, connection);
+  }
 };
+
+const EMPTY = Buffer.alloc(0);
+
+function headerLine(field) {
+  return field[0] + ': ' + field[1] + '\r\n';
+}
 
 function noop() {}
 
@@ -386,6 +414,13 @@ WebSocketRequest.prototype.reject = function (status, reason, extraHeaders) {
   this.emit('requestResolved', this);
   if (typeof status !== 'number') {
     status = 403;
+  }
+  if (this._http2) {
+    this._removeSocketListeners();
+    this.socket.on('error', noop);
+    http2.reject(this.socket, status, reason, extraHeaders);
+    this.emit('requestRejected', this);
+    return;
   }
   let response = 'HTTP/1.1 ' + status + ' ' + (http.STATUS_CODES[status] || 'Unknown') + '\r\n' +
     'Connection: close\r\n';

@@ -6,6 +6,7 @@ const util = require('util');
 const WebSocketRequest = require('./WebSocketRequest');
 const context = require('./context');
 const deflate = require('./deflate');
+const http2 = require('./http2');
 
 const DEFAULTS = {
   httpServer: null,
@@ -35,6 +36,8 @@ function WebSocketServer(config) {
     requestResolved: this.handleRequestResolved.bind(this),
     connectionClosed: this.handleConnectionClose.bind(this),
   };
+  // HTTP/2 servers' listeners (lib/http2.js), by server, for unmount.
+  this._http2 = [];
   this.connections = [];
   this.pendingRequests = [];
   // The topic hub's number (src/binding/topics.rs), made on first use, and whether it has a
@@ -65,8 +68,13 @@ WebSocketServer.prototype.mount = function (config) {
     value: deflate.normalize(this.config.perMessageDeflate),
   });
   const upgrade = this._handlers.upgrade;
+  const self = this;
   this.config.httpServer.forEach(function (httpServer) {
+    // an HTTP/2 server with allowHTTP1 emits 'upgrade' for its HTTP/1.1 clients
     httpServer.on('upgrade', upgrade);
+    if (http2.isHttp2Server(httpServer)) {
+      self._http2.push({ server: httpServer, listeners: http2.mount(httpServer, self) });
+    }
   });
   if (this.config.pubsub !== undefined && this.config.pubsub !== null) {
     this._startPubsub(this.config.pubsub);
@@ -116,6 +124,10 @@ WebSocketServer.prototype.unmount = function () {
   this.config.httpServer.forEach(function (httpServer) {
     httpServer.removeListener('upgrade', upgrade);
   });
+  for (const h of this._http2) {
+    http2.unmount(h.server, h.listeners);
+  }
+  this._http2 = [];
 };
 
 WebSocketServer.prototype.closeAllConnections = function () {
@@ -194,9 +206,20 @@ WebSocketServer.prototype.shutDown = function () {
 };
 
 WebSocketServer.prototype.handleUpgrade = function (request, socket, head) {
-  const self = this;
   const wsRequest = new WebSocketRequest(socket, request, this.config);
   wsRequest._head = head;
+  this._handleRequest(wsRequest, socket);
+};
+
+// An extended CONNECT stream with :protocol websocket on a mounted HTTP/2 server (RFC 8441): the
+// same request as an upgrade, its httpRequest the http2 compatibility request.
+WebSocketServer.prototype.handleHttp2Stream = function (stream, headers, rawHeaders) {
+  const request = new http2.Http2ServerRequest(stream, headers, undefined, rawHeaders);
+  this._handleRequest(new WebSocketRequest(stream, request, this.config, true), stream);
+};
+
+WebSocketServer.prototype._handleRequest = function (wsRequest, socket) {
+  const self = this;
   try {
     wsRequest.readHandshake();
   } catch (e) {

@@ -1,0 +1,208 @@
+'use strict';
+// WebSockets over HTTP/2 (RFC 8441) on Node's http2 servers: extended CONNECT streams become the
+// same 'request' as HTTP/1.1 upgrades and run on the bridged transport. The peer here is Node's
+// own http2 client speaking frames by hand (raw-peer.js on the stream).
+const assert = require('assert');
+const http2 = require('http2');
+const WebSocketServer = require('..').server;
+const WebSocketClient = require('..').client;
+const { defer, runCleanups } = require('./helpers');
+const { RawPeer, OP, within } = require('./raw-peer');
+const { requireCerts } = require('./certs');
+
+let certs;
+
+// An HTTP/2 server (TLS with HTTP/1.1 fallback, or cleartext h2c) on 127.0.0.1 with a WebSocket
+// server mounted; `onRequest` (optional) is the application's own 'request' listener.
+async function h2Server(opts) {
+  const o = opts || {};
+  const server = o.cleartext
+    ? http2.createServer()
+    : http2.createSecureServer({ key: certs.serverKey, cert: certs.serverCert, allowHTTP1: true });
+  if (o.onRequest) server.on('request', o.onRequest);
+  const sessions = new Set();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const wss = new WebSocketServer(Object.assign({ httpServer: server }, o.config));
+  defer(() => new Promise((resolve) => {
+    wss.shutDown();
+    for (const s of sessions) s.destroy();
+    server.close(() => resolve());
+  }));
+  const upgrades = [];
+  server.on('upgrade', (req) => upgrades.push(req.url));
+  return { server, wss, upgrades, port: server.address().port, cleartext: Boolean(o.cleartext) };
+}
+
+// A client session to `h` that has the server's SETTINGS.
+async function session(h) {
+  const client = http2.connect((h.cleartext ? 'http' : 'https') + '://127.0.0.1:' + h.port,
+    { ca: certs.ca, servername: 'localhost' });
+  defer(() => client.destroy());
+  client.on('error', () => {});
+  await within(new Promise((resolve) => client.once('remoteSettings', resolve)), 5000, 'SETTINGS');
+  return client;
+}
+
+// Opens an extended CONNECT stream; resolves with { stream, headers } once the response
+// headers arrive.
+function connectStream(client, path, extra) {
+  const stream = client.request(Object.assign({
+    ':method': 'CONNECT',
+    ':protocol': 'websocket',
+    ':scheme': 'https',
+    ':path': path,
+    ':authority': 'localhost',
+    'sec-websocket-version': '13',
+  }, extra), { endStream: false });
+  stream.on('error', () => {});
+  return within(new Promise((resolve) => stream.once('response', (headers) => resolve({ stream, headers }))),
+    5000, 'the CONNECT response');
+}
+
+describe('WebSockets over HTTP/2 (RFC 8441)', function () {
+  this.timeout(20000);
+  before(function () {
+    certs = requireCerts();
+  });
+  afterEach(runCleanups);
+
+  it('advertises SETTINGS_ENABLE_CONNECT_PROTOCOL once mounted', async function () {
+    const h = await h2Server();
+    const client = await session(h);
+    assert.strictEqual(client.remoteSettings.enableConnectProtocol, true);
+  });
+
+  for (const cleartext of [false, true]) {
+    const kind = cleartext ? 'h2c' : 'h2 over TLS';
+    it(`accepts an extended CONNECT as a request and echoes both ways (${kind})`, async function () {
+      const h = await h2Server({ cleartext, config: { maxReceivedFrameSize: 2 << 20, maxReceivedMessageSize: 2 << 20 } });
+      let request;
+      let requested;
+      h.wss.on('request', (r) => {
+        request = r;
+        requested = r.requestedProtocols.slice();
+        const c = r.accept('chat', r.origin, [{ name: 'sid', value: '42' }]);
+        c.on('message', (m) => (m.type === 'utf8' ? c.sendUTF(m.utf8Data) : c.sendBytes(m.binaryData)));
+      });
+      const client = await session(h);
+      const { stream, headers } = await connectStream(client, '/room/1?x=y', {
+        origin: 'https://example.test',
+        'sec-websocket-protocol': 'Chat, other',
+        cookie: 'a=1; b=two',
+        ':scheme': cleartext ? 'http' : 'https',
+      });
+      assert.strictEqual(headers[':status'], 200);
+      assert.strictEqual(headers['sec-websocket-protocol'], 'Chat');
+      assert.strictEqual(headers['sec-websocket-accept'], undefined);
+      assert.deepStrictEqual(headers['set-cookie'], ['sid=42']);
+      // the request as the application saw it
+      assert.strictEqual(request.host, 'localhost');
+      assert.strictEqual(request.resource, '/room/1?x=y');
+      assert.strictEqual(request.resourceURL.query.x, 'y');
+      assert.strictEqual(request.origin, 'https://example.test');
+      assert.deepStrictEqual(requested, ['chat', 'other']);
+      assert.deepStrictEqual(request.cookies, [{ name: 'a', value: '1' }, { name: 'b', value: 'two' }]);
+      assert.strictEqual(request.remoteAddress, '127.0.0.1');
+      assert.strictEqual(request.webSocketVersion, 13);
+      assert.ok(request.httpRequest instanceof http2.Http2ServerRequest);
+      assert.strictEqual(request.httpRequest.headers[':protocol'], 'websocket');
+      assert.deepStrictEqual(h.upgrades, []);
+
+      const peer = new RawPeer(stream, true);
+      peer.send(OP.TEXT, 'hello over h2');
+      await peer.expectEcho(OP.TEXT, 'hello over h2', 5000);
+      peer.send(OP.BINARY, Buffer.from([0, 1, 2, 255]));
+      await peer.expectEcho(OP.BINARY, Buffer.from([0, 1, 2, 255]), 5000);
+      const big = Buffer.alloc(1 << 20, 7);
+      peer.send(OP.BINARY, big);
+      await peer.expectEcho(OP.BINARY, big, 10000);
+      // closing ends the stream, not the session
+      const closed = new Promise((resolve) => h.wss.once('close', (c, code) => resolve(code)));
+      peer.send(OP.CLOSE, Buffer.from([0x03, 0xe8]));
+      const f = await peer.expectFrame(OP.CLOSE, 5000, 'the close reply');
+      assert.strictEqual(f.payload.readUInt16BE(0), 1000);
+      assert.strictEqual(await within(closed, 5000, "the server's close event"), 1000);
+      stream.end();
+      await within(new Promise((resolve) => stream.once('close', resolve)), 5000, 'the stream to close');
+      assert.strictEqual(client.closed, false);
+      assert.strictEqual(client.destroyed, false);
+    });
+  }
+
+  it('rejects with the status and headers, ending only the stream', async function () {
+    const h = await h2Server();
+    h.wss.on('request', (r) => r.reject(403, 'not here', { 'X-Extra': 'yes', Connection: 'close' }));
+    const client = await session(h);
+    const { stream, headers } = await connectStream(client, '/');
+    assert.strictEqual(headers[':status'], 403);
+    assert.strictEqual(headers['x-websocket-reject-reason'], 'not here');
+    assert.strictEqual(headers['x-extra'], 'yes');
+    stream.resume();
+    await within(new Promise((resolve) => stream.once('end', resolve)), 5000, 'the stream to end');
+    assert.strictEqual(client.destroyed, false);
+  });
+
+  it('refuses a version other than 13 with 426', async function () {
+    const h = await h2Server();
+    const errors = [];
+    h.wss.on('upgradeError', (e) => errors.push(e.message));
+    h.wss.on('request', (r) => r.accept());
+    const client = await session(h);
+    const { headers } = await connectStream(client, '/', { 'sec-websocket-version': '8' });
+    assert.strictEqual(headers[':status'], 426);
+    assert.strictEqual(headers['sec-websocket-version'], '13');
+    assert.strictEqual(errors.length, 1);
+  });
+
+  it('keeps the application\'s request handler, answers other CONNECTs 405, and still takes WebSocket CONNECTs', async function () {
+    const h = await h2Server({
+      onRequest: (req, res) => {
+        res.end('page ' + req.url);
+      },
+    });
+    h.wss.on('request', (r) => r.accept());
+    const client = await session(h);
+    // a page
+    const page = client.request({ ':path': '/index.html' });
+    let body = '';
+    page.setEncoding('utf8');
+    page.on('data', (d) => (body += d));
+    await within(new Promise((resolve) => page.on('end', resolve)), 5000, 'the page');
+    assert.strictEqual(body, 'page /index.html');
+    // a plain CONNECT (a proxy request): what Node answers without us
+    const tunnel = client.request({ ':method': 'CONNECT', ':authority': 'example.test:443' });
+    tunnel.on('error', () => {});
+    const status = await within(new Promise((resolve) => tunnel.once('response', (hd) => resolve(hd[':status']))),
+      5000, 'the CONNECT answer');
+    assert.strictEqual(status, 405);
+    // a WebSocket
+    const { stream, headers } = await connectStream(client, '/ws');
+    assert.strictEqual(headers[':status'], 200);
+    const peer = new RawPeer(stream, true);
+    peer.send(OP.CLOSE, Buffer.from([0x03, 0xe8]));
+    await peer.expectFrame(OP.CLOSE, 5000, 'the close reply');
+  });
+
+  it('serves HTTP/1.1 upgrades on the same server (allowHTTP1)', async function () {
+    const h = await h2Server();
+    h.wss.on('request', (r) => {
+      const c = r.accept('echo', r.origin);
+      c.on('message', (m) => c.sendUTF('h1:' + m.utf8Data));
+    });
+    const wsc = new WebSocketClient({ tlsOptions: { ca: certs.ca, servername: 'localhost' } });
+    const conn = await within(new Promise((resolve, reject) => {
+      wsc.once('connect', resolve);
+      wsc.once('connectFailed', reject);
+      wsc.connect('wss://localhost:' + h.port + '/h1', 'echo');
+    }), 5000, 'the HTTP/1.1 connection');
+    defer(() => conn.drop());
+    const reply = new Promise((resolve) => conn.once('message', (m) => resolve(m.utf8Data)));
+    conn.sendUTF('hi');
+    assert.strictEqual(await within(reply, 5000, 'the echo'), 'h1:hi');
+    assert.deepStrictEqual(h.upgrades, ['/h1']);
+  });
+});
