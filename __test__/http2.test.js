@@ -34,7 +34,22 @@ async function h2Server(opts) {
   }));
   const upgrades = [];
   server.on('upgrade', (req) => upgrades.push(req.url));
-  return { server, wss, upgrades, port: server.address().port, cleartext: Boolean(o.cleartext) };
+  const counts = { sessions: 0, open: 0 };
+  const changed = new (require('events').EventEmitter)();
+  server.on('session', (s) => {
+    counts.sessions++;
+    counts.open++;
+    s.on('close', () => {
+      counts.open--;
+      changed.emit('change');
+    });
+  });
+  counts.allClosed = () => within(new Promise((resolve) => {
+    const check = () => counts.open === 0 && resolve();
+    changed.on('change', check);
+    check();
+  }), 5000, 'every session to close');
+  return { server, wss, upgrades, counts, port: server.address().port, cleartext: Boolean(o.cleartext) };
 }
 
 // A client session to `h` that has the server's SETTINGS.
@@ -204,5 +219,90 @@ describe('WebSockets over HTTP/2 (RFC 8441)', function () {
     conn.sendUTF('hi');
     assert.strictEqual(await within(reply, 5000, 'the echo'), 'h1:hi');
     assert.deepStrictEqual(h.upgrades, ['/h1']);
+  });
+
+  describe('client: connect(url, protocols, origin, headers, { http2: true })', function () {
+    function client() {
+      return new WebSocketClient({ tlsOptions: { ca: certs.ca, servername: 'localhost' } });
+    }
+    function open(c, url, protocols, extra) {
+      return within(new Promise((resolve, reject) => {
+        c.once('connect', resolve);
+        c.once('connectFailed', reject);
+        c.connect(url, protocols, 'https://origin.test', extra, { http2: true });
+      }), 10000, 'connect');
+    }
+
+    it('opens 100 WebSockets as streams of one session, echoes on each and closes them', async function () {
+      const h = await h2Server();
+      const seen = [];
+      h.wss.on('request', (r) => {
+        seen.push({ origin: r.origin, host: r.host, resource: r.resource, extra: r.httpRequest.headers['x-extra'] });
+        const c = r.accept('echo', r.origin);
+        c.on('message', (m) => c.sendUTF('echo:' + m.utf8Data));
+      });
+      // a client per connection (a WebSocketClient makes one connection at a time, as the
+      // original's): the session is shared by origin and TLS options, not by client object
+      const conns = await Promise.all(Array.from({ length: 100 }, (_, i) =>
+        open(client(), 'wss://localhost:' + h.port + '/n/' + i, ['echo'], { 'X-Extra': 'e' + i })));
+      assert.strictEqual(h.counts.sessions, 1);
+      assert.deepStrictEqual(h.upgrades, []);
+      assert.strictEqual(seen.length, 100);
+      assert.deepStrictEqual(seen[7], { origin: 'https://origin.test', host: 'localhost:' + h.port,
+        resource: '/n/7', extra: 'e7' });
+      for (const conn of conns) {
+        assert.strictEqual(conn.protocol, 'echo');
+      }
+      const replies = await Promise.all(conns.map((conn, i) => {
+        const p = new Promise((resolve) => conn.once('message', (m) => resolve(m.utf8Data)));
+        conn.sendUTF('m' + i);
+        return within(p, 10000, 'echo ' + i);
+      }));
+      assert.deepStrictEqual(replies, conns.map((_, i) => 'echo:m' + i));
+      const closes = conns.map((conn) => new Promise((resolve) => conn.once('close', (code) => resolve(code))));
+      conns.forEach((conn) => conn.close());
+      assert.deepStrictEqual(await within(Promise.all(closes), 10000, 'the closes'), conns.map(() => 1000));
+      assert.strictEqual(h.counts.sessions, 1);
+      // the session ends with its last WebSocket
+      await h.counts.allClosed();
+    });
+
+    it('fails with connectFailed when the server does not advertise extended CONNECT', async function () {
+      // an HTTP/2 server without a WebSocket server: no SETTINGS_ENABLE_CONNECT_PROTOCOL
+      const server = http2.createSecureServer({ key: certs.serverKey, cert: certs.serverCert });
+      server.on('session', (s) => defer(() => s.destroy()));
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      defer(() => new Promise((resolve) => server.close(resolve)));
+      const err = await open(client(), 'wss://localhost:' + server.address().port + '/').then(
+        () => null, (e) => e);
+      assert.ok(err instanceof Error);
+      assert.match(err.message, /SETTINGS_ENABLE_CONNECT_PROTOCOL/);
+    });
+
+    it('fails with connectFailed on a rejection, keeping the status in the description', async function () {
+      const h = await h2Server();
+      h.wss.on('request', (r) => r.reject(403, 'go away'));
+      const err = await open(client(), 'wss://localhost:' + h.port + '/').then(() => null, (e) => e);
+      assert.ok(err instanceof Error);
+      assert.match(err.message, /non-200 status: 403/);
+      assert.match(err.message, /x-websocket-reject-reason: go away/);
+    });
+
+    it('fails with connectFailed when nothing listens', async function () {
+      const h = await h2Server();
+      const port = h.port;
+      await runCleanups();
+      const err = await open(client(), 'wss://localhost:' + port + '/').then(() => null, (e) => e);
+      assert.ok(err instanceof Error);
+      assert.strictEqual(err.code, 'ECONNREFUSED');
+    });
+
+    it('checks the subprotocol the server chose', async function () {
+      const h = await h2Server();
+      h.wss.on('request', (r) => r.accept());
+      const err = await open(client(), 'wss://localhost:' + h.port + '/', ['wanted']).then(() => null, (e) => e);
+      assert.ok(err instanceof Error);
+      assert.strictEqual(err.message, 'Expected a Sec-WebSocket-Protocol header.');
+    });
   });
 });

@@ -10,6 +10,7 @@ const url = require('url');
 const util = require('util');
 const context = require('./context');
 const deflate = require('./deflate');
+const http2 = require('./http2');
 const WebSocketConnection = require('./WebSocketConnection');
 
 const native = context.native;
@@ -128,6 +129,11 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
     path = '/';
   }
 
+  if (extraRequestOptions && extraRequestOptions.http2 === true) {
+    this._connectHttp2(host, path, reqHeaders, extraRequestOptions);
+    return;
+  }
+
   const requestOptions = { agent: false };
   if (extraRequestOptions) {
     Object.assign(requestOptions, extraRequestOptions);
@@ -205,6 +211,51 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
   req.end();
 };
 
+// The WebSocket as a stream of an HTTP/2 session (RFC 8441; websocket-rs extension, asked for
+// with `{ http2: true }` as the request options): one session per origin and TLS options, shared
+// by its WebSockets; the server must have sent SETTINGS_ENABLE_CONNECT_PROTOCOL.
+WebSocketClient.prototype._connectHttp2 = function (authority, path, reqHeaders, extraRequestOptions) {
+  const self = this;
+  const sessionOptions = {};
+  for (const key in extraRequestOptions) {
+    if (Object.prototype.hasOwnProperty.call(extraRequestOptions, key) &&
+        ['http2', 'agent', 'headers', 'method', 'path'].indexOf(key) === -1) {
+      sessionOptions[key] = extraRequestOptions[key];
+    }
+  }
+  if (this.secure) {
+    const tlsOptions = this.config.tlsOptions;
+    for (const key in tlsOptions) {
+      if (Object.prototype.hasOwnProperty.call(tlsOptions, key) &&
+          excludedTlsOptions.indexOf(key) === -1) {
+        sessionOptions[key] = tlsOptions[key];
+      }
+    }
+  }
+  const origin = (this.secure ? 'https://' : 'http://') + this.url.hostname.replace(/^([^[].*:.*)$/, '[$1]') +
+    ':' + this.url.port;
+  this._req = http2.connect(origin, sessionOptions, authority, this.secure ? 'https' : 'http', path,
+    http2.requestHeaders(reqHeaders), function (err, stream, headers) {
+      self._req = null;
+      if (err) {
+        self.emit('connectFailed', err);
+        return;
+      }
+      self.socket = stream;
+      self.response = { statusCode: headers[':status'], headers: headers, http2: true };
+      if (headers[':status'] !== 200) {
+        const lines = [];
+        for (const name in headers) {
+          lines.push(name + ': ' + headers[name]);
+        }
+        self.failHandshake('Server responded with a non-200 status: ' + headers[':status'] +
+          '\nResponse Headers Follow:\n' + lines.join('\n') + '\n');
+        return;
+      }
+      self.validateHandshake();
+    });
+};
+
 WebSocketClient.prototype.validateHandshake = function () {
   const headers = this.response.headers;
   if (this.protocols.length > 0) {
@@ -221,6 +272,11 @@ WebSocketClient.prototype.validateHandshake = function () {
   } else if (headers['sec-websocket-protocol']) {
     this.failHandshake('Server responded with a subprotocol (' + headers['sec-websocket-protocol'] +
       ') that was not requested.');
+    return;
+  }
+  if (this.response.http2) {
+    // RFC 8441: a 200 to the extended CONNECT, with no Upgrade, Connection or accept key
+    this._checkExtensions(headers);
     return;
   }
   if (!(headers['connection'] && /(^|,)\s*upgrade\s*(,|$)/i.test(headers['connection']))) {
@@ -241,6 +297,11 @@ WebSocketClient.prototype.validateHandshake = function () {
       expected);
     return;
   }
+  this._checkExtensions(headers);
+};
+
+// The last check of a handshake, on the extensions the server agreed to; then the connection.
+WebSocketClient.prototype._checkExtensions = function (headers) {
   this._agreed = null;
   if (this._deflate) {
     try {

@@ -1,8 +1,11 @@
 'use strict';
-// WebSockets over HTTP/2 (RFC 8441), server side: an extended CONNECT stream with
+// WebSockets over HTTP/2 (RFC 8441). Server side: an extended CONNECT stream with
 // `:protocol: websocket` on a Node http2 server becomes the same 'request' event as an HTTP/1.1
-// upgrade. The stream is a duplex stream, so the accepted connection runs on the bridged
-// transport, with the same Rust core as every other connection.
+// upgrade. Client side: `client.connect(url, protocols, origin, headers, { http2: true })` opens
+// the WebSocket as a stream of an HTTP/2 session shared by every WebSocket to that origin. Either
+// way the stream is a duplex stream, so the connection runs on the bridged transport, with the
+// same Rust core as every other connection.
+const crypto = require('crypto');
 const http2 = require('http2');
 
 const {
@@ -10,6 +13,7 @@ const {
   HTTP2_HEADER_PROTOCOL,
   HTTP2_HEADER_STATUS,
   NGHTTP2_INTERNAL_ERROR,
+  NGHTTP2_CANCEL,
 } = http2.constants;
 
 // Marks this module's 'connect' listeners (see onConnect).
@@ -123,7 +127,163 @@ function reject(stream, status, reason, extraHeaders) {
   }
 }
 
+
+// ------------------------------------------------------------------------------------------------
+// client
+
+// Open sessions by origin and TLS options: { session, users, ready } (users: WebSockets opening
+// or open on it; ready: a promise of the server's first SETTINGS). A session closes once it has
+// no user left.
+const sessions = new Map();
+const functionIds = new WeakMap();
+let nextFunctionId = 1;
+
+// A key that is equal for equal TLS options (Buffers and strings by content, functions by
+// identity), so that clients configured alike share a session.
+function optionsKey(options) {
+  const parts = [];
+  for (const key of Object.keys(options).sort()) {
+    const v = options[key];
+    let text;
+    if (typeof v === 'function') {
+      if (!functionIds.has(v)) functionIds.set(v, nextFunctionId++);
+      text = 'fn' + functionIds.get(v);
+    } else if (Buffer.isBuffer(v)) {
+      text = 'buf' + v.toString('base64');
+    } else {
+      try {
+        text = JSON.stringify(v, (k, x) => (Buffer.isBuffer(x) ? x.toString('base64') : x));
+      } catch (e) {
+        text = String(v);
+      }
+    }
+    parts.push(key + '=' + text);
+  }
+  return crypto.createHash('sha1').update(parts.join('\n')).digest('base64');
+}
+
+// The session to `origin` (made if needed) and a promise of its server's first SETTINGS.
+function sessionFor(origin, options) {
+  const key = origin + ' ' + optionsKey(options);
+  let entry = sessions.get(key);
+  if (entry && !entry.session.closed && !entry.session.destroyed) {
+    return entry;
+  }
+  const session = http2.connect(origin, options);
+  entry = { session, users: 0, key };
+  entry.ready = new Promise((resolve, reject) => {
+    session.once('remoteSettings', resolve);
+    session.once('error', reject);
+    session.once('close', () => reject(new Error('the HTTP/2 session closed')));
+  });
+  // an unhandled rejection must not follow a session nobody waits for any more
+  entry.ready.catch(() => {});
+  session.on('error', () => {});
+  session.once('close', () => {
+    if (sessions.get(key) === entry) {
+      sessions.delete(key);
+    }
+  });
+  sessions.set(key, entry);
+  return entry;
+}
+
+// Opens a WebSocket stream: `headers` are the request's own (lower-case names), `path` the
+// request target. Calls `done(err, stream, responseHeaders)` once, and returns a handle whose
+// abort() cancels the attempt.
+function connect(origin, options, authority, scheme, path, headers, done) {
+  let entry;
+  try {
+    entry = sessionFor(origin, options);
+  } catch (err) {
+    process.nextTick(done, err);
+    return { abort() {} };
+  }
+  let settled = false;
+  let stream = null;
+  entry.users++;
+  // the attempt's hold on the session ends when it fails, or when its stream closes
+  let held = true;
+  const letGo = () => {
+    if (held) {
+      held = false;
+      entry.users--;
+      release(entry);
+    }
+  };
+  const finish = (err, s, h) => {
+    if (!settled) {
+      settled = true;
+      if (err && stream === null) letGo();
+      done(err, s, h);
+    }
+  };
+  entry.ready.then((settings) => {
+    if (settled) return;
+    if (!settings.enableConnectProtocol) {
+      finish(new Error('Server does not support WebSockets over HTTP/2 ' +
+        '(its SETTINGS lack SETTINGS_ENABLE_CONNECT_PROTOCOL)'));
+      return;
+    }
+    const request = Object.assign({}, headers, {
+      ':method': 'CONNECT',
+      ':protocol': 'websocket',
+      ':scheme': scheme,
+      ':path': path,
+      ':authority': authority,
+    });
+    try {
+      stream = entry.session.request(request, { endStream: false });
+    } catch (err) {
+      finish(err);
+      return;
+    }
+    stream.once('close', letGo);
+    stream.on('error', (err) => finish(err));
+    stream.once('response', (responseHeaders) => finish(null, stream, responseHeaders));
+  }, (err) => finish(err));
+  return {
+    abort() {
+      if (settled) return;
+      settled = true;
+      if (stream !== null) {
+        stream.close(NGHTTP2_CANCEL);
+      } else {
+        letGo();
+      }
+    },
+  };
+}
+
+// Closes a session that no WebSocket uses any more (its other streams, if any, may finish).
+function release(entry) {
+  if (entry.users === 0 && !entry.session.closed && !entry.session.destroyed) {
+    if (sessions.get(entry.key) === entry) {
+      sessions.delete(entry.key);
+    }
+    entry.session.close();
+  }
+}
+
+// The request headers of an HTTP/1.1 handshake as HTTP/2 headers for an extended CONNECT: names
+// in lower case, without what HTTP/2 forbids or carries otherwise (Host is :authority, and
+// there is no key).
+function requestHeaders(h1) {
+  const out = {};
+  for (const name of Object.keys(h1)) {
+    const key = name.toLowerCase();
+    if (CONNECTION_SPECIFIC.has(key) || key === 'host' || key === 'sec-websocket-key' ||
+        key.startsWith(':')) {
+      continue;
+    }
+    out[key] = h1[name];
+  }
+  return out;
+}
+
 module.exports = {
+  connect,
+  requestHeaders,
   Http2ServerRequest: http2.Http2ServerRequest,
   isHttp2Server,
   isWebSocketConnect,
