@@ -25,6 +25,7 @@ const MIB = 1024 * KIB;
 const ROLE_TITLES = {
   server: 'server role (raw client against this server)',
   client: 'client role (raw server against this client)',
+  'server-h2': 'server role over HTTP/2 (raw client on an RFC 8441 stream of this server)',
 };
 const ROLE_DEFAULTS = {
   server: { maxReceivedFrameSize: 64 * KIB, maxReceivedMessageSize: MIB },
@@ -67,8 +68,12 @@ function split(payload, n) {
 const fragments = (peer, op, parts) => Buffer.concat(parts.map((p, i) =>
   peer.frame(i === 0 ? op : CONT, p, { fin: i === parts.length - 1 })));
 
-for (const role of ['server', 'client']) {
-  const open = (config) => SESSIONS[role](config);
+// 'server-h2' runs the server cases with the raw client's frames on an HTTP/2 extended CONNECT
+// stream (RFC 8441) instead of a TCP connection: the same checks, the stream's end standing for
+// the TCP connection's.
+for (const kind of ['server', 'client', 'server-h2']) {
+  const role = kind === 'client' ? 'client' : 'server';
+  const open = (config) => SESSIONS[kind](config);
   // Test-name suffix for a config that differs from the role's defaults.
   const raised = (what) => (role === 'server' ? ' (server ' + what + ')' : '');
 
@@ -111,7 +116,7 @@ for (const role of ['server', 'client']) {
     await failsWith(s, code);
   }
 
-  describe('conformance, ' + ROLE_TITLES[role], function () {
+  describe('conformance, ' + ROLE_TITLES[kind], function () {
     this.timeout(15000);
     afterEach(runCleanups);
 

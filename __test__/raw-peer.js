@@ -419,7 +419,62 @@ async function clientSession(config, opts) {
   return { role: 'client', peer, conn, request, localClose: next(conn, 'close') };
 }
 
-const SESSIONS = { server: serverSession, client: clientSession };
+// serverSession over HTTP/2 (RFC 8441): this project's server mounted on a cleartext HTTP/2
+// server (h2c), and the raw client's frames on an extended CONNECT stream of Node's http2 client.
+// Ending the stream plays the part of closing the TCP connection.
+async function serverSessionHttp2(config, opts) {
+  const http2 = require('http2');
+  const { server: WebSocketServer } = require('..');
+  const server = http2.createServer();
+  const sessions = new Set();
+  server.on('session', (sess) => {
+    sessions.add(sess);
+    sess.on('close', () => sessions.delete(sess));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const wss = new WebSocketServer(Object.assign({ httpServer: server }, config));
+  defer(() => new Promise((resolve) => {
+    wss.connections.slice().forEach((c) => c.drop(1001, 'test over', true));
+    wss.unmount();
+    for (const sess of sessions) sess.destroy();
+    server.close(() => resolve());
+  }));
+  const connP = new Promise((resolve) => {
+    wss.on('request', (r) => {
+      const c = r.accept(null, r.origin);
+      c.on('error', () => {});
+      c.on('message', (m) => (m.type === 'utf8' ? c.sendUTF(m.utf8Data) : c.sendBytes(m.binaryData)));
+      resolve(c);
+    });
+  });
+  const client = http2.connect('http://127.0.0.1:' + server.address().port);
+  client.on('error', () => {});
+  defer(() => client.destroy());
+  await within(new Promise((resolve) => client.once('remoteSettings', resolve)), 3000, 'the SETTINGS');
+  const headers = {
+    ':method': 'CONNECT',
+    ':protocol': 'websocket',
+    ':scheme': 'http',
+    ':path': '/conformance',
+    ':authority': '127.0.0.1',
+    'sec-websocket-version': '13',
+  };
+  if (opts && opts.extensions !== undefined) {
+    headers['sec-websocket-extensions'] = opts.extensions;
+  }
+  const stream = client.request(headers, { endStream: false });
+  const response = await within(new Promise((resolve, reject) => {
+    stream.once('response', resolve);
+    stream.once('close', () => reject(new Error('the stream closed before the response')));
+  }), 3000, 'the 200 response');
+  assert.strictEqual(response[':status'], 200);
+  const head = Object.keys(response).map((k) => k + ': ' + response[k]).join('\r\n');
+  const peer = new RawPeer(stream, true);
+  const conn = await within(connP, 3000, 'the server-side connection');
+  return { role: 'server', peer, conn, head, localClose: next(conn, 'close') };
+}
+
+const SESSIONS = { server: serverSession, client: clientSession, 'server-h2': serverSessionHttp2 };
 
 // Finishes a close handshake the project's side started (its close frame already read): answer
 // with a close frame, then check the TCP connection ends. As a server, the project must close the
@@ -452,6 +507,7 @@ module.exports = {
   assertSameBytes,
   describeFrame,
   serverSession,
+  serverSessionHttp2,
   clientSession,
   SESSIONS,
   answerClose,
