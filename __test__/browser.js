@@ -6,8 +6,9 @@ const fs = require('fs');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const TIMEOUT = 20000;
 
-// Starts headless Chromium with a fresh temporary profile (close() deletes it).
-async function launchChromium() {
+// Starts headless Chromium with a fresh temporary profile (close() deletes it); `extraArgs` go
+// on its command line after the usual ones.
+async function launchChromium(extraArgs) {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: this test drives Debian's Chromium`);
   }
@@ -24,16 +25,16 @@ async function launchChromium() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-    ],
+    ].concat(extraArgs || []),
   });
 }
 
 // Launches Chromium from a mocha `before` hook (`ctx` is its `this`). Without a Chromium that
 // starts, the suite is skipped with a notice, so that `npm test` passes on a fresh machine; CI
 // sets WEBSOCKET_RS_REQUIRE_BROWSER=1, which turns the skip into a failure.
-async function launchOrSkip(ctx, what) {
+async function launchOrSkip(ctx, what, extraArgs) {
   try {
-    return await launchChromium();
+    return await launchChromium(extraArgs);
   } catch (err) {
     if (process.env.WEBSOCKET_RS_REQUIRE_BROWSER === '1') {
       throw err;
