@@ -221,6 +221,39 @@ describe('WebSockets over HTTP/2 (RFC 8441)', function () {
     assert.deepStrictEqual(h.upgrades, ['/h1']);
   });
 
+  it('reports HTTP/2 flow control as backpressure: outputBufferFull, bufferedAmount, drain', async function () {
+    const h = await h2Server();
+    let conn;
+    const accepted = new Promise((resolve) => h.wss.on('request', (r) => {
+      conn = r.accept();
+      resolve();
+    }));
+    const client = await session(h);
+    const { stream } = await connectStream(client, '/flow');
+    await within(accepted, 5000, 'the accept');
+    // the client reads nothing: the stream's flow-control window (64 KiB) fills
+    stream.pause();
+    const chunk = Buffer.alloc(64 * 1024, 5);
+    const results = [];
+    for (let i = 0; i < 20; i++) results.push(conn.sendBytes(chunk));
+    assert.strictEqual(results[0], false, 'over the 16 KiB high-water mark at once');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.strictEqual(conn.outputBufferFull, true);
+    const queued = conn.bufferedAmount;
+    assert.ok(queued > 20 * 64 * 1024 - 512 * 1024, 'bytes held back by flow control are still counted: ' + queued);
+    // reading resumes: everything arrives, the queue empties, 'drain' follows
+    const drained = new Promise((resolve) => conn.once('drain', resolve));
+    const peer = new RawPeer(stream, true);
+    stream.resume();
+    for (let i = 0; i < 20; i++) {
+      const m = await peer.nextMessage(5000);
+      assert.strictEqual(m.payload.length, chunk.length, 'message ' + i + ': ' + JSON.stringify(m.sizes));
+    }
+    await within(drained, 5000, 'drain');
+    assert.strictEqual(conn.outputBufferFull, false);
+    assert.strictEqual(conn.bufferedAmount, 0);
+  });
+
   describe('client: connect(url, protocols, origin, headers, { http2: true })', function () {
     function client() {
       return new WebSocketClient({ tlsOptions: { ca: certs.ca, servername: 'localhost' } });

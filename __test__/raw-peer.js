@@ -197,6 +197,9 @@ class RawPeer {
       listener = () => {
         const w = test();
         if (w !== undefined) {
+          // test() may take something (a frame): it must not run again before the listener is
+          // removed, which happens a tick later (a resumed stream emits several chunks at once)
+          this.changed.removeListener('change', listener);
           resolve(w);
         }
       };
