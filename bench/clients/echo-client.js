@@ -5,6 +5,8 @@
 //
 //   node bench/clients/echo-client.js --impl websocket-rs|ws|websocket --url ws://127.0.0.1:P/
 //        [--conns 50] [--inflight 32] [--size 64] [--warmup W] --messages N
+//        [--ca FILE] (wss://: the PEM CA to trust) [--http2] (websocket-rs: every connection an
+//        HTTP/2 stream, all of them on one session; bench/http2.js)
 //   node bench/clients/echo-client.js --impl websocket-rs --check   (can a client be constructed?)
 //
 // stdout protocol (one JSON object per line):
@@ -23,7 +25,7 @@ const readline = require('readline');
 
 function parseArgs(argv) {
   const o = { impl: null, url: null, conns: 50, inflight: 32, size: 64, warmup: 0, messages: null,
-    check: false };
+    check: false, ca: null, http2: false };
   const num = (v, name) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: not a count: ${v}`);
@@ -39,11 +41,14 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = num(argv[++i], 'warmup');
     else if (a === '--messages') o.messages = num(argv[++i], 'messages');
     else if (a === '--check') o.check = true;
+    else if (a === '--ca') o.ca = require('fs').readFileSync(argv[++i]);
+    else if (a === '--http2') o.http2 = true;
     else throw new Error('unknown argument ' + a);
   }
   if (!['websocket-rs', 'ws', 'websocket'].includes(o.impl)) {
     throw new Error('--impl must be websocket-rs, ws or websocket');
   }
+  if (o.http2 && o.impl !== 'websocket-rs') throw new Error('--http2: websocket-rs only');
   if (!o.check) {
     if (!o.url) throw new Error('--url is required');
     if (o.messages === null) throw new Error('--messages is required');
@@ -62,7 +67,7 @@ function makePayload(size) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// one adapter per API: open(url, handlers) resolves with { send(), close() }; handlers are
+// one adapter per API: open(url, payload, handlers, options) resolves with { send(), close() }; handlers are
 // onEcho(ok), onClose(), onError(err)
 
 function webSocketNodeApi(impl) {
@@ -70,9 +75,9 @@ function webSocketNodeApi(impl) {
   return impl === 'websocket' ? require('websocket') : require(path.join(__dirname, '..', '..'));
 }
 
-function openWebSocketNode(api, url, payload, h) {
+function openWebSocketNode(api, url, payload, h, o) {
   return new Promise((resolve, reject) => {
-    const client = new api.client();
+    const client = new api.client(o.ca ? { tlsOptions: { ca: o.ca } } : undefined);
     client.on('connectFailed', (err) => reject(new Error('connectFailed: ' + String(err))));
     client.on('connect', (connection) => {
       connection.on('message', (message) => {
@@ -85,14 +90,14 @@ function openWebSocketNode(api, url, payload, h) {
         close: () => connection.close(),
       });
     });
-    client.connect(url);
+    client.connect(url, null, null, null, o.http2 ? { http2: true } : undefined);
   });
 }
 
-function openWs(WebSocket, url, payload, h) {
+function openWs(WebSocket, url, payload, h, o) {
   const expected = Buffer.from(payload);
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, o.ca ? { ca: o.ca } : undefined);
     let open = false;
     ws.on('open', () => {
       open = true;
@@ -110,10 +115,10 @@ function openWs(WebSocket, url, payload, h) {
 function opener(impl) {
   if (impl === 'ws') {
     const { WebSocket } = require('ws');
-    return (url, payload, h) => openWs(WebSocket, url, payload, h);
+    return (url, payload, h, o) => openWs(WebSocket, url, payload, h, o);
   }
   const api = webSocketNodeApi(impl);
-  return (url, payload, h) => openWebSocketNode(api, url, payload, h);
+  return (url, payload, h, o) => openWebSocketNode(api, url, payload, h, o);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -199,7 +204,7 @@ async function main() {
         }
       },
     };
-    return open(o.url, payload, h).then((api) => {
+    return open(o.url, payload, h, o).then((api) => {
       c.api = api;
       c.open = true;
       conns.push(c);

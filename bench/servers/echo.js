@@ -10,6 +10,9 @@
 //   outlives a runner that was killed)
 //   --tls-key FILE --tls-cert FILE: an https.Server with this PEM key and certificate instead
 //   (wss://); everything else is the same
+//   --http2 (with --tls-key/--tls-cert; websocket-rs only): an http2.createSecureServer with
+//   allowHTTP1 instead, so WebSockets come as HTTP/2 extended CONNECT streams (RFC 8441) or as
+//   HTTP/1.1 upgrades, whichever the client uses (bench/http2.js)
 //   --mode echo|fanout (default echo). fanout: websocket-rs and websocket call
 //   wsServer.broadcastUTF(message.utf8Data) (broadcastBytes for binary) on every message
 //   (websocket-rs: one native call for all connections; websocket: a JS loop of sendUTF);
@@ -48,7 +51,7 @@ const MAX = 64 * 1024 * 1024;
 
 function parseArgs(argv) {
   const out = { impl: null, port: 0, check: false, exitOnStdinEof: false, tlsKey: null, tlsCert: null,
-    mode: 'echo', redis: null, deflate: false, maxMessage: MAX };
+    mode: 'echo', redis: null, deflate: false, maxMessage: MAX, http2: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--impl') out.impl = argv[++i];
@@ -60,6 +63,7 @@ function parseArgs(argv) {
     else if (a === '--tls-cert') out.tlsCert = argv[++i];
     else if (a === '--mode') out.mode = argv[++i];
     else if (a === '--deflate') out.deflate = true;
+    else if (a === '--http2') out.http2 = true;
     else if (a === '--max-message') out.maxMessage = Number(argv[++i]);
     else throw new Error('unknown argument ' + a);
   }
@@ -68,6 +72,9 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error('bad --port');
   if (!out.tlsKey !== !out.tlsCert) throw new Error('--tls-key and --tls-cert go together');
+  if (out.http2 && (out.impl !== 'websocket-rs' || !out.tlsKey)) {
+    throw new Error('--http2: websocket-rs only (the others have no HTTP/2 WebSockets), with --tls-key/--tls-cert');
+  }
   if (!['echo', 'fanout', 'topics'].includes(out.mode)) throw new Error('--mode must be echo, fanout or topics');
   if (out.deflate && out.impl === 'websocket') {
     throw new Error('--deflate: websocket (WebSocket-Node) has no permessage-deflate');
@@ -293,7 +300,10 @@ function main() {
     res.writeHead(404);
     res.end();
   };
-  const httpServer = opts.tlsKey
+  const httpServer = opts.http2
+    ? require('http2').createSecureServer({ key: fs.readFileSync(opts.tlsKey), cert: fs.readFileSync(opts.tlsCert),
+      allowHTTP1: true }, notFound)
+    : opts.tlsKey
     ? https.createServer({ key: fs.readFileSync(opts.tlsKey), cert: fs.readFileSync(opts.tlsCert) }, notFound)
     : http.createServer(notFound);
 
