@@ -15,6 +15,7 @@
 import { EventEmitter } from 'events';
 import * as http from 'http';
 import * as https from 'https';
+import * as http2 from 'http2';
 import * as net from 'net';
 import * as url from 'url';
 
@@ -95,12 +96,17 @@ export interface IConfig {
 }
 
 /** Options of `new server(config)` and `server.mount(config)`. */
+/** What a WebSocket server mounts on: Node's http, https or http2 servers. */
+export type HttpServer = http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer;
+
 export interface IServerConfig extends IConfig {
     /**
      * The http or https server (or several) whose `upgrade` events the WebSocket server
-     * handles. Required.
+     * handles. Required. websocket-rs extension: an `http2` server (`createSecureServer`,
+     * usually with `allowHTTP1`, or `createServer` for h2c) also takes WebSockets as HTTP/2
+     * extended CONNECT streams (RFC 8441); mounting turns `enableConnectProtocol` on.
      */
-    httpServer: http.Server | https.Server | Array<http.Server | https.Server>;
+    httpServer: HttpServer | HttpServer[];
     /**
      * websocket-rs extension: topics of this server span processes and machines through Redis
      * (delivery across processes at most once). Off unless given.
@@ -824,13 +830,18 @@ export declare class client extends EventEmitter {
      * `requestedProtocols`; `origin` is sent as `Origin`, `headers` with the request, and
      * `extraRequestOptions` go to `http.request`/`https.request` (e.g. an `agent` for a proxy
      * tunnel). Emits `connect` or `connectFailed` (or `httpResponse`).
+     *
+     * websocket-rs extension: `{ http2: true }` opens the WebSocket as a stream of an HTTP/2
+     * session (RFC 8441), shared by the WebSockets to the same origin with the same TLS options;
+     * `connectFailed` when the server does not advertise extended CONNECT.
      */
     connect(
         requestUrl: string | url.Url,
         requestedProtocols?: string | string[] | null,
         origin?: string | null,
         headers?: http.OutgoingHttpHeaders | null,
-        extraRequestOptions?: http.RequestOptions | https.RequestOptions | null,
+        extraRequestOptions?: ((http.RequestOptions | https.RequestOptions) & { http2?: boolean }) |
+            http2.SecureClientSessionOptions & { http2: true } | null,
     ): void;
     /** Cancels a connect() in progress; nothing is emitted for it afterwards. */
     abort(): void;

@@ -4,6 +4,7 @@
 // types come from index.d.ts's event maps, and the assertions below fail if they were `any`.
 import * as fs from 'fs';
 import * as https from 'https';
+import * as http2 from 'http2';
 import * as net from 'net';
 import {
     client as WebSocketClient,
@@ -224,6 +225,13 @@ wsClient.on('httpResponse', (response, client) => {
 wsClient.connect('wss://localhost:8443/echo?token=abc', ['echo', 'chat'], 'https://example.com',
     { Authorization: 'Bearer abc' }, { agent: new https.Agent({ keepAlive: false }) });
 wsClient.abort();
+// websocket-rs extension: WebSockets over HTTP/2 (RFC 8441), both ends
+const h2server = http2.createSecureServer({ allowHTTP1: true, settings: { enableConnectProtocol: true } });
+const h2ws = new WebSocketServer({ httpServer: h2server });
+h2ws.on('request', (request) => {
+    request.accept('chat', request.origin);
+});
+wsClient.connect('wss://localhost:8443/echo', 'chat', null, null, { http2: true, ca: 'PEM' });
 
 // ---- W3C API -----------------------------------------------------------------------------------
 
