@@ -943,6 +943,30 @@ describe('connection', function () {
     }
   });
 
+  it('a limit changed in server.config after mount applies to the connections that come next', async function () {
+    // the original reads its config for every connection; websocket-rs prepares the options once
+    // per config and must notice the change
+    const srv = await serve({ maxReceivedFrameSize: 5000, maxReceivedMessageSize: 5000 });
+    const sizesSeen = async (size) => {
+      const connP = once(srv.wss, 'connect');
+      const ws = await wsConnect(srv.url);
+      const [conn] = await connP;
+      const got = new Promise((resolve) => {
+        conn.once('message', (m) => resolve(m.binaryData.length));
+        conn.once('close', (code) => resolve('close ' + code));
+      });
+      ws.send(Buffer.alloc(size));
+      const r = await got;
+      ws.terminate();
+      return r;
+    };
+    eq(await sizesSeen(3000), 3000);
+    srv.wss.config.maxReceivedFrameSize = 2000;
+    eq(await sizesSeen(3000), 'close 1009');
+    srv.wss.config.maxReceivedFrameSize = 5000;
+    eq(await sizesSeen(3000), 3000);
+  });
+
   it('default limits: a 64 KiB frame and a 1 MiB message pass, one byte more closes with 1009', async function () {
     const sendFragmented = (ws, sizes) => sizes.forEach((n, i) => ws.send(Buffer.alloc(n), { fin: i === sizes.length - 1 }));
     const { conn, ws } = await pair();

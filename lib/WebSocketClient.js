@@ -325,15 +325,14 @@ WebSocketClient.prototype.failHandshake = function (errorDescription) {
 WebSocketClient.prototype.succeedHandshake = function () {
   const socket = this.socket;
   const agreed = this._agreed;
-  const options = Object.assign({}, this.config, { client: true },
-    agreed ? { negotiatedDeflate: agreed.agreed } : null);
+  const options = Object.assign({}, this.config, { client: true });
   const connection = new WebSocketConnection(socket, agreed ? agreed.extensions : [],
     this.protocol, true, this.config);
   connection.webSocketVersion = this.config.webSocketVersion;
   const chunks = this.firstDataChunk && this.firstDataChunk.length > 0 ? [this.firstDataChunk] : [];
   this.firstDataChunk = null;
   try {
-    context.attach(socket, chunks, EMPTY, options, connection);
+    context.attach(socket, chunks, EMPTY, options, agreed ? agreed.agreed : null, connection);
   } catch (err) {
     this.failHandshake('websocket-rs could not take over the socket: ' + err.message);
     return;

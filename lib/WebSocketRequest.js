@@ -376,13 +376,13 @@ WebSocketRequest.prototype._handOff = function (connection, response, agreedDefl
     chunks.push(chunk);
   }
   this._received = [];
-  const options = deflate.connectionOptions(this.serverConfig, agreedDeflate);
   if (this._http2) {
     // the stream carries the connection from here: respond, then bridge it
     this.socket.respond(response);
-    context.attach(this.socket, chunks, EMPTY, options, connection);
+    context.attach(this.socket, chunks, EMPTY, this.serverConfig, agreedDeflate, connection);
   } else {
-    context.attach(this.socket, chunks, Buffer.from(response, 'latin1'), options, connection);
+    context.attach(this.socket, chunks, Buffer.from(response, 'latin1'), this.serverConfig,
+      agreedDeflate, connection);
   }
 };
 

@@ -126,7 +126,7 @@ function canAdopt(socket) {
 // first), then destroy Node's socket, which closes Node's copy of the descriptor without shutting
 // the connection down. `chunks` are bytes received after the HTTP head. Returns the connection's
 // id.
-function handOff(socket, chunks, response, options, connection) {
+function handOff(socket, chunks, response, options, deflate, connection) {
   if (!initialised) {
     native.init(dispatch);
     initialised = true;
@@ -139,7 +139,7 @@ function handOff(socket, chunks, response, options, connection) {
     }
   }
   const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-  const id = native.adopt(socket._handle.fd, head, response, options);
+  const id = native.adopt(socket._handle.fd, head, response, optionsNumber(options), deflate || undefined);
   connections[id] = connection;
   socket.on('error', noop);
   socket.destroy();
@@ -149,12 +149,12 @@ function handOff(socket, chunks, response, options, connection) {
 // Drives the Rust connection from a socket Node keeps (TLS, a tunnel, any duplex stream): writes
 // `response` (the server's 101), then feeds `chunks` and everything the socket reads after.
 // Returns the BridgedSocket (its `id` is the connection's).
-function bridge(socket, chunks, response, options, connection) {
+function bridge(socket, chunks, response, options, deflate, connection) {
   if (!initialised) {
     native.init(dispatch);
     initialised = true;
   }
-  const id = native.bridge(options);
+  const id = native.bridge(optionsNumber(options), deflate || undefined);
   connections[id] = connection;
   const bridged = new BridgedSocket(native, socket, id);
   connection._attachBridge(bridged);
@@ -184,13 +184,39 @@ function startBridge(bridged) {
   }
 }
 
+// The connection options of a server's or client's config, as the number Rust knows them by
+// (src/binding/connection.rs, prepareOptions): converting the config's fields on every handshake
+// was a measurable part of its cost. Kept per config object, and made again when one of the
+// fields changed since: the original reads its config for each connection.
+const OPTION_FIELDS = ['client', 'maxReceivedFrameSize', 'maxReceivedMessageSize', 'assembleFragments',
+  'fragmentOutgoingMessages', 'fragmentationThreshold', 'keepalive', 'keepaliveInterval',
+  'dropConnectionOnKeepaliveTimeout', 'keepaliveGracePeriod', 'useNativeKeepalive', 'closeTimeout',
+  'disableNagleAlgorithm'];
+const preparedOptions = new WeakMap();
+
+function optionsNumber(config) {
+  const known = preparedOptions.get(config);
+  if (known !== undefined) {
+    let same = true;
+    for (let i = 0; i < OPTION_FIELDS.length && same; i++) {
+      same = config[OPTION_FIELDS[i]] === known.values[i];
+    }
+    if (same) {
+      return known.number;
+    }
+  }
+  const number = native.prepareOptions(config);
+  preparedOptions.set(config, { values: OPTION_FIELDS.map((f) => config[f]), number });
+  return number;
+}
+
 // Gives the connection its transport: the socket itself when Rust can take it over, else a
-// bridge around it.
-function attach(socket, chunks, response, options, connection) {
+// bridge around it. `deflate`: the permessage-deflate agreement, or null.
+function attach(socket, chunks, response, options, deflate, connection) {
   if (canAdopt(socket)) {
-    connection._attachNative(handOff(socket, chunks, response, options, connection));
+    connection._attachNative(handOff(socket, chunks, response, options, deflate, connection));
   } else {
-    bridge(socket, chunks, response, options, connection);
+    bridge(socket, chunks, response, options, deflate, connection);
   }
 }
 

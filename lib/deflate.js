@@ -101,11 +101,6 @@ function checkAnswer(options, responseHeader) {
   return agreed ? { agreed: agreed, extensions: describe(String(header)) } : null;
 }
 
-// The options a connection is started with: the endpoint's config plus what was agreed.
-function connectionOptions(config, agreed) {
-  return agreed ? Object.assign({}, config, { negotiatedDeflate: agreed }) : config;
-}
-
 // Where a server's config keeps its checked perMessageDeflate (not enumerable).
 const CHECKED = Symbol('websocket-rs.perMessageDeflate');
 
@@ -117,4 +112,4 @@ function serverOptions(config) {
   return config[CHECKED];
 }
 
-module.exports = { CHECKED, normalize, serverOptions, accept, offer, checkAnswer, connectionOptions };
+module.exports = { CHECKED, normalize, serverOptions, accept, offer, checkAnswer };

@@ -40,8 +40,6 @@ pub struct ConnectionOptions {
     pub use_native_keepalive: Option<bool>,
     pub close_timeout: Option<f64>,
     pub disable_nagle_algorithm: Option<bool>,
-    /// permessage-deflate as agreed in the handshake (absent: off).
-    pub negotiated_deflate: Option<super::deflate::DeflateOptions>,
 }
 
 /// A JS number as a byte count or millisecond count: negative and NaN give 0, huge values
@@ -62,15 +60,6 @@ fn millis(v: Option<f64>, default: f64) -> Duration {
 }
 
 impl ConnectionOptions {
-    /// A new connection with these options (permessage-deflate on when agreed).
-    fn connection(&self) -> Connection {
-        let mut conn = Connection::new(shared_config(self.to_config()), Instant::now());
-        if let Some(d) = &self.negotiated_deflate {
-            conn.enable_deflate(d.setup());
-        }
-        conn
-    }
-
     fn to_config(&self) -> ConnectionConfig {
         let client = self.client.unwrap_or(false);
         let role = if client { Role::Client } else { Role::Server };
@@ -131,6 +120,76 @@ thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
     /// Scratch space for a string's UTF-8 bytes, reused by every send on this thread.
     pub(super) static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Connection options as `adopt` and `bridge` use them, made once per distinct options object
+/// (`prepareOptions`) rather than converted from JS on every handshake. Performance choice: the
+/// conversion of the 14 named properties was 2.5% of a handshake's CPU.
+#[derive(Clone, PartialEq)]
+struct Prepared {
+    config: Arc<ConnectionConfig>,
+    nodelay: bool,
+    /// `useNativeKeepalive`: TCP keepalive after this idle time.
+    native_keepalive: Option<Duration>,
+}
+
+impl ConnectionOptions {
+    fn prepare(&self) -> Prepared {
+        Prepared {
+            config: shared_config(self.to_config()),
+            nodelay: self.disable_nagle_algorithm.unwrap_or(true),
+            native_keepalive: (self.keepalive.unwrap_or(true)
+                && self.use_native_keepalive.unwrap_or(false))
+            .then(|| millis(self.keepalive_interval, 20000.0).max(Duration::from_secs(1))),
+        }
+    }
+}
+
+thread_local! {
+    /// Prepared options by number (see [`prepare_options`]); equal ones share a number.
+    static PREPARED: RefCell<Vec<Prepared>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Prepares connection options and returns their number for `adopt` and `bridge`. Options equal
+/// to earlier ones get the earlier number, so the list only grows with distinct configurations
+/// (at most 4,096: past that, numbers are reused from the oldest).
+#[napi(catch_unwind)]
+pub fn prepare_options(options: ConnectionOptions) -> u32 {
+    let prepared = options.prepare();
+    PREPARED.with(|p| {
+        let mut list = p.borrow_mut();
+        if let Some(i) = list.iter().position(|q| *q == prepared) {
+            return i as u32;
+        }
+        if list.len() >= 4096 {
+            list.remove(0);
+        }
+        list.push(prepared);
+        (list.len() - 1) as u32
+    })
+}
+
+fn prepared(number: u32) -> Result<Prepared> {
+    PREPARED
+        .with(|p| p.borrow().get(number as usize).cloned())
+        .ok_or_else(|| {
+            Error::new(
+                Status::InvalidArg,
+                format!("websocket-rs: unknown options number {number}"),
+            )
+        })
+}
+
+/// A new connection with `prepared` options (permessage-deflate on when agreed).
+fn new_connection(
+    prepared: &Prepared,
+    deflate: Option<&super::deflate::DeflateOptions>,
+) -> Connection {
+    let mut conn = Connection::new(prepared.config.clone(), Instant::now());
+    if let Some(d) = deflate {
+        conn.enable_deflate(d.setup());
+    }
+    conn
 }
 
 /// The one shared copy of `config` on this thread: connections of the same server (or client)
@@ -210,24 +269,25 @@ pub fn init(env: Env, dispatch: Unknown) -> Result<()> {
 
 /// Takes over the TCP socket with descriptor `fd` (Node keeps its own copy, to be destroyed by
 /// the caller right after): writes `response` (the HTTP 101), then processes `head` (bytes that
-/// arrived after the request) and everything after as WebSocket frames. Returns the id.
+/// arrived after the request) and everything after as WebSocket frames. `options` is a number
+/// from `prepareOptions`; `deflate` the permessage-deflate agreement, if any. Returns the id.
 #[napi(catch_unwind)]
 pub fn adopt(
     env: Env,
     fd: i32,
     head: &[u8],
     response: &[u8],
-    options: ConnectionOptions,
+    options: u32,
+    deflate: Option<super::deflate::DeflateOptions>,
 ) -> Result<u32> {
     let shared_env =
         env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
     let handle = runtime::handle()
         .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
-    let nodelay = options.disable_nagle_algorithm.unwrap_or(true);
-    let (std_stream, info) = tcp::adopt(fd, nodelay)
+    let options = prepared(options)?;
+    let (std_stream, info) = tcp::adopt(fd, options.nodelay)
         .map_err(|e| Error::from_reason(format!("cannot adopt the socket: {e}")))?;
-    if options.keepalive.unwrap_or(true) && options.use_native_keepalive.unwrap_or(false) {
-        let idle = millis(options.keepalive_interval, 20000.0).max(Duration::from_secs(1));
+    if let Some(idle) = options.native_keepalive {
         let ka = socket2::TcpKeepalive::new().with_time(idle);
         let _ = socket2::SockRef::from(&std_stream).set_tcp_keepalive(&ka);
     }
@@ -239,7 +299,7 @@ pub fn adopt(
         tokio::net::TcpStream::from_std(std_stream)
             .map_err(|e| Error::from_reason(format!("cannot register the socket: {e}")))?
     };
-    let mut conn = options.connection();
+    let mut conn = new_connection(&options, deflate.as_ref());
     conn.queue_handshake(&response[sent..]);
     let id = new_id();
     let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
@@ -259,14 +319,15 @@ pub fn adopt(
 
 /// Starts a bridged connection: JS keeps the socket (TLS, a proxy tunnel, any duplex stream),
 /// feeds what it reads with `bridgeFeed` and writes what `SERVICE` events and `bridgeTake`
-/// hand it. The same protocol core, timers and limits as an adopted socket. Returns the id.
+/// hand it. The same protocol core, timers and limits as an adopted socket. `options` and
+/// `deflate` as for `adopt`. Returns the id.
 #[napi(catch_unwind)]
-pub fn bridge(options: ConnectionOptions) -> Result<u32> {
+pub fn bridge(options: u32, deflate: Option<super::deflate::DeflateOptions>) -> Result<u32> {
     let shared_env =
         env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
     runtime::handle()
         .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
-    let conn = options.connection();
+    let conn = new_connection(&prepared(options)?, deflate.as_ref());
     let id = new_id();
     let sink: Arc<dyn rt_conn::EventSink> = shared_env;
     let info = tcp::SocketInfo {
