@@ -3,6 +3,7 @@
 // same 'request' as HTTP/1.1 upgrades and run on the bridged transport. The peer here is Node's
 // own http2 client speaking frames by hand (raw-peer.js on the stream).
 const assert = require('assert');
+const deepEq = assert.deepStrictEqual;
 const http2 = require('http2');
 const WebSocketServer = require('..').server;
 const WebSocketClient = require('..').client;
@@ -298,6 +299,27 @@ describe('WebSockets over HTTP/2 (RFC 8441)', function () {
       assert.strictEqual(h.counts.sessions, 1);
       // the session ends with its last WebSocket
       await h.counts.allClosed();
+    });
+
+    it('negotiates permessage-deflate over HTTP/2 as over HTTP/1.1', async function () {
+      const h = await h2Server({ config: { perMessageDeflate: true } });
+      let serverExtensions;
+      h.wss.on('request', (r) => {
+        const c = r.accept();
+        serverExtensions = c.extensions.map((e) => e.name);
+        c.on('message', (m) => c.sendUTF(m.utf8Data));
+      });
+      const c = new WebSocketClient({ tlsOptions: { ca: certs.ca, servername: 'localhost' }, perMessageDeflate: true });
+      const conn = await open(c, 'wss://localhost:' + h.port + '/z');
+      deepEq(conn.extensions.map((e) => e.name), ['permessage-deflate']);
+      deepEq(serverExtensions, ['permessage-deflate']);
+      const text = 'compress me '.repeat(5000);
+      const reply = new Promise((resolve) => conn.once('message', (m) => resolve(m.utf8Data)));
+      conn.sendUTF(text);
+      assert.strictEqual(await within(reply, 5000, 'the echo'), text);
+      const closed = new Promise((resolve) => conn.once('close', resolve));
+      conn.close();
+      await within(closed, 5000, 'the close');
     });
 
     it('fails with connectFailed when the server does not advertise extended CONNECT', async function () {
