@@ -346,6 +346,19 @@ const hexAt = (b, i) => (i < b.length ? b.subarray(i, i + 8).toString('hex') : '
 // ---------------------------------------------------------------------------------------------
 // Sessions
 
+// Accepts the first request of `wss` and echoes on its connection (text as text, binary as
+// binary); resolves with the connection.
+function echoFirstRequest(wss) {
+  return new Promise((resolve) => {
+    wss.on('request', (r) => {
+      const c = r.accept(null, r.origin);
+      c.on('error', () => {});
+      c.on('message', (m) => (m.type === 'utf8' ? c.sendUTF(m.utf8Data) : c.sendBytes(m.binaryData)));
+      resolve(c);
+    });
+  });
+}
+
 // This project's server (its `config` over the documented defaults) echoing, and a raw client.
 // opts.extensions: a Sec-WebSocket-Extensions value for the request; the session's `head` is
 // the 101's head.
@@ -357,14 +370,7 @@ async function serverSession(config, opts) {
     wss.connections.slice().forEach((c) => c.drop(1001, 'test over', true));
     wss.unmount();
   });
-  const connP = new Promise((resolve) => {
-    wss.on('request', (r) => {
-      const c = r.accept(null, r.origin);
-      c.on('error', () => {});
-      c.on('message', (m) => (m.type === 'utf8' ? c.sendUTF(m.utf8Data) : c.sendBytes(m.binaryData)));
-      resolve(c);
-    });
-  });
+  const connP = echoFirstRequest(wss);
 
   const port = h.address().port;
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
@@ -442,14 +448,7 @@ async function serverSessionHttp2(config, opts) {
     for (const sess of sessions) sess.destroy();
     server.close(() => resolve());
   }));
-  const connP = new Promise((resolve) => {
-    wss.on('request', (r) => {
-      const c = r.accept(null, r.origin);
-      c.on('error', () => {});
-      c.on('message', (m) => (m.type === 'utf8' ? c.sendUTF(m.utf8Data) : c.sendBytes(m.binaryData)));
-      resolve(c);
-    });
-  });
+  const connP = echoFirstRequest(wss);
   const client = http2.connect('http://127.0.0.1:' + server.address().port);
   client.on('error', () => {});
   defer(() => client.destroy());

@@ -18,6 +18,16 @@ const native = context.native;
 // Request options the TLS options may not override.
 const excludedTlsOptions = ['hostname', 'port', 'method', 'path', 'headers'];
 
+// Copies `source`'s own properties but the `excluded` names onto `target`; returns `target`.
+function copyOwn(target, source, excluded) {
+  for (const key in source) {
+    if (Object.prototype.hasOwnProperty.call(source, key) && excluded.indexOf(key) === -1) {
+      target[key] = source[key];
+    }
+  }
+  return target;
+}
+
 function WebSocketClient(config) {
   EventEmitter.call(this);
   this.config = {
@@ -146,13 +156,7 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
     headers: reqHeaders,
   });
   if (this.secure) {
-    const tlsOptions = this.config.tlsOptions;
-    for (const key in tlsOptions) {
-      if (Object.prototype.hasOwnProperty.call(tlsOptions, key) &&
-          excludedTlsOptions.indexOf(key) === -1) {
-        requestOptions[key] = tlsOptions[key];
-      }
-    }
+    copyOwn(requestOptions, this.config.tlsOptions, excludedTlsOptions);
   }
 
   let settled = false;
@@ -216,21 +220,9 @@ WebSocketClient.prototype.connect = function (requestUrl, protocols, origin, hea
 // by its WebSockets; the server must have sent SETTINGS_ENABLE_CONNECT_PROTOCOL.
 WebSocketClient.prototype._connectHttp2 = function (authority, path, reqHeaders, extraRequestOptions) {
   const self = this;
-  const sessionOptions = {};
-  for (const key in extraRequestOptions) {
-    if (Object.prototype.hasOwnProperty.call(extraRequestOptions, key) &&
-        ['http2', 'agent', 'headers', 'method', 'path'].indexOf(key) === -1) {
-      sessionOptions[key] = extraRequestOptions[key];
-    }
-  }
+  const sessionOptions = copyOwn({}, extraRequestOptions, ['http2', 'agent', 'headers', 'method', 'path']);
   if (this.secure) {
-    const tlsOptions = this.config.tlsOptions;
-    for (const key in tlsOptions) {
-      if (Object.prototype.hasOwnProperty.call(tlsOptions, key) &&
-          excludedTlsOptions.indexOf(key) === -1) {
-        sessionOptions[key] = tlsOptions[key];
-      }
-    }
+    copyOwn(sessionOptions, this.config.tlsOptions, excludedTlsOptions);
   }
   const origin = (this.secure ? 'https://' : 'http://') + this.url.hostname.replace(/^([^[].*:.*)$/, '[$1]') +
     ':' + this.url.port;

@@ -143,18 +143,37 @@ unsafe fn call_i32<const N: usize>(
     out
 }
 
+/// What `sendText` and `sendBinary` call: (env, id, data, token, flags).
+type Send = fn(
+    sys::napi_env,
+    u32,
+    sys::napi_value,
+    Option<u32>,
+    Option<u32>,
+) -> std::result::Result<i32, Thrown>;
+
+/// A send's arguments, `(id, data, token?, flags?)`, given to `send`.
+unsafe fn send_call(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    send: Send,
+) -> sys::napi_value {
+    // SAFETY: the caller is an N-API callback on the JS thread.
+    unsafe {
+        call_i32::<4>(env, info, |a| {
+            let id = a.u32(0)?;
+            send(a.env, id, a.argv[1], a.opt_u32(2), a.opt_u32(3))
+        })
+    }
+}
+
 /// `sendText(id, text, token?, flags?)`: see `connection::send_text`.
 unsafe extern "C" fn send_text(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by N-API on the JS thread.
-    unsafe {
-        call_i32::<4>(env, info, |a| {
-            let id = a.u32(0)?;
-            super::connection::send_text(a.env, id, a.argv[1], a.opt_u32(2), a.opt_u32(3))
-        })
-    }
+    unsafe { send_call(env, info, super::connection::send_text) }
 }
 
 /// `sendBinary(id, buffer, token?, flags?)`: see `connection::send_binary`.
@@ -163,10 +182,5 @@ unsafe extern "C" fn send_binary(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: called by N-API on the JS thread.
-    unsafe {
-        call_i32::<4>(env, info, |a| {
-            let id = a.u32(0)?;
-            super::connection::send_binary(a.env, id, a.argv[1], a.opt_u32(2), a.opt_u32(3))
-        })
-    }
+    unsafe { send_call(env, info, super::connection::send_binary) }
 }
