@@ -222,6 +222,42 @@ describe('WebSockets over HTTP/2 (RFC 8441)', function () {
     assert.deepStrictEqual(h.upgrades, ['/h1']);
   });
 
+  it('a stream reset by the client closes its connection with 1006 and leaves the session working', async function () {
+    const h = await h2Server();
+    const conns = [];
+    h.wss.on('request', (r) => conns.push(r.accept()));
+    const client = await session(h);
+    const { stream } = await connectStream(client, '/a');
+    await within(new Promise((resolve) => (conns.length ? resolve() : h.wss.once('connect', resolve))), 5000, 'accept');
+    const closed = new Promise((resolve) => conns[0].once('close', (code) => resolve(code)));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    assert.strictEqual(await within(closed, 5000, 'the close event'), 1006);
+    // another WebSocket on the same session
+    const second = await connectStream(client, '/b');
+    assert.strictEqual(second.headers[':status'], 200);
+  });
+
+  it('a stream reset before accept(): accept() then gives a connection that closes with 1006', async function () {
+    const h = await h2Server();
+    let request;
+    const got = new Promise((resolve) => h.wss.on('request', (r) => {
+      request = r;
+      resolve();
+    }));
+    const client = await session(h);
+    const stream = client.request({
+      ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https', ':path': '/late',
+      ':authority': 'localhost', 'sec-websocket-version': '13',
+    }, { endStream: false });
+    stream.on('error', () => {});
+    await within(got, 5000, 'the request');
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await within(new Promise((resolve) => request.socket.once('close', resolve)), 5000, 'the stream to close');
+    const conn = request.accept();
+    const code = await within(new Promise((resolve) => conn.once('close', (c) => resolve(c))), 5000, 'close');
+    assert.strictEqual(code, 1006);
+  });
+
   it('reports HTTP/2 flow control as backpressure: outputBufferFull, bufferedAmount, drain', async function () {
     const h = await h2Server();
     let conn;
