@@ -162,6 +162,34 @@ describe('WebSockets over HTTP/2 (RFC 8441)', function () {
     assert.strictEqual(client.destroyed, false);
   });
 
+  it('a rejection with headers HTTP/2 cannot carry resets the stream instead of throwing', async function () {
+    const h = await h2Server();
+    let threw = null;
+    h.wss.on('request', (r) => {
+      try {
+        r.reject(403, 'no', { 'Bad Header': 'x' });
+      } catch (e) {
+        threw = e;
+      }
+    });
+    const client = await session(h);
+    const stream = client.request({
+      ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https', ':path': '/',
+      ':authority': 'localhost', 'sec-websocket-version': '13',
+    }, { endStream: false });
+    const outcome = await within(new Promise((resolve) => {
+      stream.once('response', (hd) => resolve('status ' + hd[':status']));
+      stream.once('error', (e) => resolve(e.code));
+    }), 5000, 'the outcome');
+    assert.strictEqual(outcome, 'ERR_HTTP2_STREAM_ERROR');
+    assert.strictEqual(threw, null);
+    // the session still serves
+    h.wss.removeAllListeners('request');
+    h.wss.on('request', (r) => r.accept());
+    const { headers } = await connectStream(client, '/');
+    assert.strictEqual(headers[':status'], 200);
+  });
+
   it('refuses a version other than 13 with 426', async function () {
     const h = await h2Server();
     const errors = [];
