@@ -386,6 +386,33 @@ describe('WebSockets over HTTP/2 (RFC 8441)', function () {
       await within(closed, 5000, 'the close');
     });
 
+    it('w3cwebsocket takes { http2: true } as its requestOptions too', async function () {
+      const h = await h2Server();
+      h.wss.on('request', (r) => {
+        const c = r.accept('chat', r.origin);
+        c.on('message', (m) => c.sendUTF('w3c:' + m.utf8Data));
+      });
+      const W3CWebSocket = require('..').w3cwebsocket;
+      const ws = new W3CWebSocket('wss://localhost:' + h.port + '/w3c', 'chat', null, null, { http2: true },
+        { tlsOptions: { ca: certs.ca, servername: 'localhost' } });
+      await within(new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('w3c error'));
+      }), 5000, 'open');
+      const reply = new Promise((resolve) => {
+        ws.onmessage = (e) => resolve(e.data);
+      });
+      ws.send('hi');
+      assert.strictEqual(await within(reply, 5000, 'the echo'), 'w3c:hi');
+      const closed = new Promise((resolve) => {
+        ws.onclose = (e) => resolve([e.code, e.wasClean]);
+      });
+      ws.close();
+      deepEq(await within(closed, 5000, 'close'), [1000, true]);
+      assert.strictEqual(h.counts.sessions, 1);
+      deepEq(h.upgrades, []);
+    });
+
     it('fails with connectFailed when the server does not advertise extended CONNECT', async function () {
       // an HTTP/2 server without a WebSocket server: no SETTINGS_ENABLE_CONNECT_PROTOCOL
       const server = http2.createSecureServer({ key: certs.serverKey, cert: certs.serverCert });
