@@ -139,7 +139,7 @@ function handOff(socket, chunks, response, options, deflate, connection) {
     }
   }
   const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-  const id = native.adopt(socket._handle.fd, head, response, optionsNumber(options), deflate || undefined);
+  const id = native.adopt(socket._handle.fd, head, response, preparedOptions(options), deflate || undefined);
   connections[id] = connection;
   socket.on('error', noop);
   socket.destroy();
@@ -154,7 +154,7 @@ function bridge(socket, chunks, response, options, deflate, connection) {
     native.init(dispatch);
     initialised = true;
   }
-  const id = native.bridge(optionsNumber(options), deflate || undefined);
+  const id = native.bridge(preparedOptions(options), deflate || undefined);
   connections[id] = connection;
   const bridged = new BridgedSocket(native, socket, id);
   connection._attachBridge(bridged);
@@ -184,30 +184,30 @@ function startBridge(bridged) {
   }
 }
 
-// The connection options of a server's or client's config, as the number Rust knows them by
-// (src/binding/connection.rs, prepareOptions): converting the config's fields on every handshake
-// was a measurable part of its cost. Kept per config object, and made again when one of the
-// fields changed since: the original reads its config for each connection.
+// The connection options of a server's or client's config as Rust prepared them (an opaque
+// handle from src/binding/connection.rs prepareOptions): converting the config's fields on every
+// handshake was a measurable part of its cost. Kept per config object, and made again when one
+// of the fields changed since: the original reads its config for each connection.
 const OPTION_FIELDS = ['client', 'maxReceivedFrameSize', 'maxReceivedMessageSize', 'assembleFragments',
   'fragmentOutgoingMessages', 'fragmentationThreshold', 'keepalive', 'keepaliveInterval',
   'dropConnectionOnKeepaliveTimeout', 'keepaliveGracePeriod', 'useNativeKeepalive', 'closeTimeout',
   'disableNagleAlgorithm'];
-const preparedOptions = new WeakMap();
+const prepared = new WeakMap();
 
-function optionsNumber(config) {
-  const known = preparedOptions.get(config);
+function preparedOptions(config) {
+  const known = prepared.get(config);
   if (known !== undefined) {
     let same = true;
     for (let i = 0; i < OPTION_FIELDS.length && same; i++) {
       same = config[OPTION_FIELDS[i]] === known.values[i];
     }
     if (same) {
-      return known.number;
+      return known.handle;
     }
   }
-  const number = native.prepareOptions(config);
-  preparedOptions.set(config, { values: OPTION_FIELDS.map((f) => config[f]), number });
-  return number;
+  const handle = native.prepareOptions(config);
+  prepared.set(config, { values: OPTION_FIELDS.map((f) => config[f]), handle });
+  return handle;
 }
 
 // Gives the connection its transport: the socket itself when Rust can take it over, else a

@@ -122,11 +122,10 @@ thread_local! {
     pub(super) static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Connection options as `adopt` and `bridge` use them, made once per distinct options object
+/// Connection options as `adopt` and `bridge` use them, made once per options object
 /// (`prepareOptions`) rather than converted from JS on every handshake. Performance choice: the
 /// conversion of the 14 named properties was 2.5% of a handshake's CPU.
-#[derive(Clone, PartialEq)]
-struct Prepared {
+pub struct Prepared {
     config: Arc<ConnectionConfig>,
     nodelay: bool,
     /// `useNativeKeepalive`: TCP keepalive after this idle time.
@@ -145,39 +144,11 @@ impl ConnectionOptions {
     }
 }
 
-thread_local! {
-    /// Prepared options by number (see [`prepare_options`]); equal ones share a number.
-    static PREPARED: RefCell<Vec<Prepared>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Prepares connection options and returns their number for `adopt` and `bridge`. Options equal
-/// to earlier ones get the earlier number, so the list only grows with distinct configurations
-/// (at most 4,096: past that, numbers are reused from the oldest).
+/// Prepares connection options for `adopt` and `bridge`: JS keeps the handle per config object
+/// (an External, so it lives as long as JS holds it).
 #[napi(catch_unwind)]
-pub fn prepare_options(options: ConnectionOptions) -> u32 {
-    let prepared = options.prepare();
-    PREPARED.with(|p| {
-        let mut list = p.borrow_mut();
-        if let Some(i) = list.iter().position(|q| *q == prepared) {
-            return i as u32;
-        }
-        if list.len() >= 4096 {
-            list.remove(0);
-        }
-        list.push(prepared);
-        (list.len() - 1) as u32
-    })
-}
-
-fn prepared(number: u32) -> Result<Prepared> {
-    PREPARED
-        .with(|p| p.borrow().get(number as usize).cloned())
-        .ok_or_else(|| {
-            Error::new(
-                Status::InvalidArg,
-                format!("websocket-rs: unknown options number {number}"),
-            )
-        })
+pub fn prepare_options(options: ConnectionOptions) -> External<Prepared> {
+    External::new(options.prepare())
 }
 
 /// A new connection with `prepared` options (permessage-deflate on when agreed).
@@ -269,22 +240,21 @@ pub fn init(env: Env, dispatch: Unknown) -> Result<()> {
 
 /// Takes over the TCP socket with descriptor `fd` (Node keeps its own copy, to be destroyed by
 /// the caller right after): writes `response` (the HTTP 101), then processes `head` (bytes that
-/// arrived after the request) and everything after as WebSocket frames. `options` is a number
-/// from `prepareOptions`; `deflate` the permessage-deflate agreement, if any. Returns the id.
+/// arrived after the request) and everything after as WebSocket frames. `options` comes from
+/// `prepareOptions`; `deflate` is the permessage-deflate agreement, if any. Returns the id.
 #[napi(catch_unwind)]
 pub fn adopt(
     env: Env,
     fd: i32,
     head: &[u8],
     response: &[u8],
-    options: u32,
+    options: &External<Prepared>,
     deflate: Option<super::deflate::DeflateOptions>,
 ) -> Result<u32> {
     let shared_env =
         env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
     let handle = runtime::handle()
         .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
-    let options = prepared(options)?;
     let (std_stream, info) = tcp::adopt(fd, options.nodelay)
         .map_err(|e| Error::from_reason(format!("cannot adopt the socket: {e}")))?;
     if let Some(idle) = options.native_keepalive {
@@ -299,7 +269,7 @@ pub fn adopt(
         tokio::net::TcpStream::from_std(std_stream)
             .map_err(|e| Error::from_reason(format!("cannot register the socket: {e}")))?
     };
-    let mut conn = new_connection(&options, deflate.as_ref());
+    let mut conn = new_connection(options, deflate.as_ref());
     conn.queue_handshake(&response[sent..]);
     let id = new_id();
     let sink: Arc<dyn rt_conn::EventSink> = shared_env.clone();
@@ -322,12 +292,15 @@ pub fn adopt(
 /// hand it. The same protocol core, timers and limits as an adopted socket. `options` and
 /// `deflate` as for `adopt`. Returns the id.
 #[napi(catch_unwind)]
-pub fn bridge(options: u32, deflate: Option<super::deflate::DeflateOptions>) -> Result<u32> {
+pub fn bridge(
+    options: &External<Prepared>,
+    deflate: Option<super::deflate::DeflateOptions>,
+) -> Result<u32> {
     let shared_env =
         env_shared().ok_or_else(|| Error::from_reason("websocket-rs: init() was not called"))?;
     runtime::handle()
         .map_err(|e| Error::from_reason(format!("cannot start the websocket-rs runtime: {e}")))?;
-    let conn = new_connection(&prepared(options)?, deflate.as_ref());
+    let conn = new_connection(options, deflate.as_ref());
     let id = new_id();
     let sink: Arc<dyn rt_conn::EventSink> = shared_env;
     let info = tcp::SocketInfo {
