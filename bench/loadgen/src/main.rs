@@ -731,22 +731,8 @@ async fn fan_on_data(
     if let Some(code) = ev.close {
         return Err(format!("server sent close {code} during fanout"));
     }
-    if let Some(n) = ev.ping {
-        let mut pong = Vec::with_capacity(140);
-        proto::encode_frame(
-            &mut pong,
-            proto::OP_PONG,
-            &ev.ping_buf[..n],
-            proto::random_bytes::<4>(),
-        );
-        stream
-            .write_all(&pong)
-            .await
-            .map_err(|e| format!("write pong: {e}"))?;
-        stream
-            .flush()
-            .await
-            .map_err(|e| format!("write pong: {e}"))?;
+    if ev.ping.is_some() {
+        answer_ping(stream, ev, &mut Vec::with_capacity(140)).await?;
     }
     Ok(())
 }
